@@ -8,7 +8,7 @@ computed by rounding up, as the standard requires.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar
 
 from hil.sts.amount import decode_amount, encode_amount
@@ -40,7 +40,7 @@ class Token:
         raise NotImplementedError
 
     def fields(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +290,18 @@ class MeterTestToken(Token):
         if sub == 1:
             return cls(payload >> 16, payload & 0xFFFF, True)
         return cls(payload >> 8, payload & 0xFF, False)
+
+
+# Class 1 control bits. Table 27 of the standard (the bit meanings) is not public; this
+# project's choice, used by the simulator, is documented in docs/token-engine.md.
+TEST_CONTROLS = {
+    "load-switch": 1 << 0,
+    "display": 1 << 1,
+    "totals": 1 << 2,
+    "key-info": 1 << 3,
+    "tid": 1 << 4,
+    "power-limit": 1 << 5,
+}
 
 
 def _tid_fields(payload: int) -> tuple[int, int, int]:

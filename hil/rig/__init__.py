@@ -1,0 +1,1 @@
+"""Rig layer: rig files -> resources -> drivers -> one Rig object."""

@@ -1,0 +1,16 @@
+"""TEST MATERIAL: the public vending keys of published STS conformance vectors.
+
+They protect nothing and exist so that demos, the simulator and tests run without a key
+management system. Production keys never live in this repository: rig files name an
+environment variable or a file instead.
+"""
+
+TEST_VENDING_KEY_DKGA04 = "ABABABABABABABAB949494949494949401234567"
+TEST_VENDING_KEY_DKGA02 = "ABABABABABABABAB"
+
+# The test meter used when no meter is given (identity of the public CTSA vectors).
+TEST_METER = {
+    "pan": "600727000000000009", "sgc": 123457, "ti": 1, "krn": 1, "kt": 2, "ken": 255,
+    "base_date": 1993, "ea": 11, "dkga": 4,
+    "vending_key": {"hex": TEST_VENDING_KEY_DKGA04, "test": True},
+}  # fmt: skip
