@@ -42,8 +42,13 @@ class VectorResult:
     diffs: list[tuple[str, str, str]] = field(default_factory=list)  # (output, expected, computed)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "status": self.status, "reason": self.reason,
-                "diffs": [{"output": o, "expected": e, "computed": c} for o, e, c in self.diffs]}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "reason": self.reason,
+            "diffs": [{"output": o, "expected": e, "computed": c} for o, e, c in self.diffs],
+        }
 
 
 class _Skip(Exception):
@@ -73,10 +78,15 @@ class _Check:
 def _key_info(spec: dict) -> KeyInfo:
     dkga = int(spec.get("dkga", "02"))
     return KeyInfo(
-        sgc=int(spec["sgc"]), ti=int(spec["ti"]), krn=int(spec["krn"]), kt=int(spec["kt"]),
-        ken=int(spec.get("ken", 255)), ea=int(spec.get("ea", "07")), dkga=dkga,
+        sgc=int(spec["sgc"]),
+        ti=int(spec["ti"]),
+        krn=int(spec["krn"]),
+        kt=int(spec["kt"]),
+        ken=int(spec.get("ken", 255)),
+        ea=int(spec.get("ea", "07")),
+        dkga=dkga,
         base_year=int(spec.get("base_date_for_dkga04", 1993)),
-    )  # fmt: skip
+    )
 
 
 def _decoder_key(spec: dict, tables: StaTables | None, check: _Check, out_name: str) -> DecoderKey:
@@ -112,8 +122,9 @@ def _token_for(kind: str, inputs: dict, subclass: int) -> Token:
 _KCT_SECTION = {"kct1": 0, "kct2": 1, "kct3": 2, "kct4": 3}
 
 
-def _check_token(token: Token, key: DecoderKey | None, check: _Check, outputs: dict,
-                 ken: int = 255) -> None:  # fmt: skip
+def _check_token(
+    token: Token, key: DecoderKey | None, check: _Check, outputs: dict, ken: int = 255
+) -> None:
     block = codec.data_block(token)
     check.hex("data_block_hex", outputs, block, 16)
     encrypted = block if key is None else key.encrypt_block(block)
@@ -123,8 +134,11 @@ def _check_token(token: Token, key: DecoderKey | None, check: _Check, outputs: d
     check.eq("token", outputs.get("token", digits), digits)
     # Decode the expected token back: it must give the same fields.
     decoded = codec.decode(outputs.get("token", digits), key)
-    check.eq("decoded class/subclass", (token.token_class, token.subclass),
-             (decoded.token_class, decoded.token.subclass))  # fmt: skip
+    check.eq(
+        "decoded class/subclass",
+        (token.token_class, token.subclass),
+        (decoded.token_class, decoded.token.subclass),
+    )
     check.hex("decoded data block", {"decoded data block": f"{block:016X}"}, decoded.data_block, 16)
 
 
@@ -143,8 +157,12 @@ def _run_one(vector: dict, tables: StaTables | None, check: _Check) -> None:
         check.hex("encrypted_block_hex", outputs, enc, 16)
         check.hex("token66_hex", outputs, insert_class(enc, 0), 17)
         check.eq("token", outputs["token"], to_digits(insert_class(enc, 0)))
-        check.hex("decoded data block", {"decoded data block": f"{block:016X}"},
-                  codec.decode(outputs["token"], key).data_block, 16)  # fmt: skip
+        check.hex(
+            "decoded data block",
+            {"decoded data block": f"{block:016X}"},
+            codec.decode(outputs["token"], key).data_block,
+            16,
+        )
     elif kind == "crc":
         if "crc_input_7_bytes_hex" in inputs:
             data = bytes.fromhex(inputs["crc_input_7_bytes_hex"])
@@ -152,24 +170,42 @@ def _run_one(vector: dict, tables: StaTables | None, check: _Check) -> None:
             check.hex("crc_register_hex", outputs, reg, 4)
             check.hex("crc_field_as_stored_hex", outputs, (reg & 0xFF) << 8 | reg >> 8, 4)
         else:
-            body = (int(inputs["subclass"]) << 44 | int(inputs["rnd"]) << 40
-                    | int(inputs["tid"]) << 16 | int(inputs["amount_field_hex"], 16))  # fmt: skip
+            body = (
+                int(inputs["subclass"]) << 44
+                | int(inputs["rnd"]) << 40
+                | int(inputs["tid"]) << 16
+                | int(inputs["amount_field_hex"], 16)
+            )
             crc = crc_field(int(inputs["class"]), body)
             check.hex("crc_field_as_stored_hex", outputs, crc, 4)
             check.hex("data_block_hex", outputs, body << 16 | crc, 16)
     elif kind == "dk":
         info = _key_info(inputs)
         pan = MeterPan(inputs["pan"])
-        check.hex("pan_block_hex", {"pan_block_hex": inputs.get("pan_block_hex", "")} if
-                  "pan_block_hex" in inputs else {}, pan_block(pan, info.kt), 16)  # fmt: skip
-        check.hex("control_block_hex", {"control_block_hex": inputs["control_block_hex"]} if
-                  "control_block_hex" in inputs else {}, control_block(info), 16)  # fmt: skip
+        check.hex(
+            "pan_block_hex",
+            {"pan_block_hex": inputs.get("pan_block_hex", "")} if "pan_block_hex" in inputs else {},
+            pan_block(pan, info.kt),
+            16,
+        )
+        check.hex(
+            "control_block_hex",
+            {"control_block_hex": inputs["control_block_hex"]}
+            if "control_block_hex" in inputs
+            else {},
+            control_block(info),
+            16,
+        )
         dk = derive_decoder_key(bytes.fromhex(inputs["vk"]), pan, info)
         check.hex("decoder_key_hex", outputs, dk, 16)
     elif kind == "dk_part":
         if isinstance(inputs, dict):
-            info = KeyInfo(sgc=int(inputs["sgc"]), ti=int(inputs["ti"]), krn=int(inputs["krn"]),
-                           kt=int(inputs["kt"]))  # fmt: skip
+            info = KeyInfo(
+                sgc=int(inputs["sgc"]),
+                ti=int(inputs["ti"]),
+                krn=int(inputs["krn"]),
+                kt=int(inputs["kt"]),
+            )
             check.hex("control_block_hex", outputs, control_block(info), 16)
         else:
             for i, (item, expected) in enumerate(zip(inputs, outputs["pan_blocks"], strict=True)):
@@ -195,8 +231,11 @@ def _run_one(vector: dict, tables: StaTables | None, check: _Check) -> None:
         except KeyExpiredError:
             pass
     elif kind == "class1":
-        token = MeterTestToken(int(inputs["control_hex"], 16), int(inputs["mfrcode"]),
-                               int(inputs["mfrcode_bits"]) == 16)  # fmt: skip
+        token = MeterTestToken(
+            int(inputs["control_hex"], 16),
+            int(inputs["mfrcode"]),
+            int(inputs["mfrcode_bits"]) == 16,
+        )
         _check_token(token, None, check, outputs)
     elif kind in _KCT_SECTION:
         key = _decoder_key(inputs["key"], tables, check, "decoder_key_hex")
@@ -208,9 +247,17 @@ def _run_one(vector: dict, tables: StaTables | None, check: _Check) -> None:
         ti = int(inputs.get("ti_field", new["ti"]))
         # The vector may state KENHO/KENLO explicitly; they override the new key's KEN.
         ken = int(inputs.get("kenho", new_info.ken >> 4)) << 4 | int(
-            inputs.get("kenlo", new_info.ken & 15))
-        sections = key_change_set(new_value, ken=ken, krn=new_info.krn, kt=new_info.kt,
-                                  ti=ti, sgc=sgc, rollover=bool(int(inputs.get("ro", 0))))
+            inputs.get("kenlo", new_info.ken & 15)
+        )
+        sections = key_change_set(
+            new_value,
+            ken=ken,
+            krn=new_info.krn,
+            kt=new_info.kt,
+            ti=ti,
+            sgc=sgc,
+            rollover=bool(int(inputs.get("ro", 0))),
+        )
         _check_token(sections[_KCT_SECTION[kind]], key, check, outputs)
     elif kind in ("credit", "mpl", "mppul", "clear_credit", "clear_tamper"):
         key = _decoder_key(inputs["key"], tables, check, "decoder_key_hex")
@@ -239,8 +286,11 @@ def check_vector(vector: dict, tables: StaTables | None = None) -> VectorResult:
     return result
 
 
-def check_vectors(vectors: Iterable[dict], tables: StaTables | None = None,
-                  progress: Callable[[VectorResult], None] | None = None) -> list[VectorResult]:  # fmt: skip
+def check_vectors(
+    vectors: Iterable[dict],
+    tables: StaTables | None = None,
+    progress: Callable[[VectorResult], None] | None = None,
+) -> list[VectorResult]:
     results = []
     for vector in vectors:
         result = check_vector(vector, tables)

@@ -24,8 +24,11 @@ def key_check_value(value: bytes) -> str:
 
 
 @key.command()
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the decoder key (hex) to FILE, readable by the owner only.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the decoder key (hex) to FILE, readable by the owner only.",
+)
 @click.option("--reveal", is_flag=True, help="Print the decoder key on stdout.")
 @meter_options
 def derive(meter: MeterSpec, base: Path | None, out: Path | None, reveal: bool) -> None:
@@ -37,7 +40,9 @@ def derive(meter: MeterSpec, base: Path | None, out: Path | None, reveal: bool) 
         click.echo(f"{name:<10} {value}")
     if not VERIFIED[info.dkga]:
         click.echo(f"warning: DKGA{info.dkga:02d} has no public vectors; unverified", err=True)
-    click.echo(f"key check  {key_check_value(dk.value)} (SHA-256 prefix; identifies, does not reveal)")
+    click.echo(
+        f"key check  {key_check_value(dk.value)} (SHA-256 prefix; identifies, does not reveal)"
+    )
     if is_test_meter(meter):
         click.echo("note: derived from the test vending key (test material)", err=True)
     if out is not None:

@@ -49,8 +49,12 @@ def load_meter_file(path: Path) -> tuple[MeterSpec, Path]:
 def meter_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Adds --meter FILE, identity flags and key-source flags; passes ``meter`` and ``base``."""
 
-    @click.option("--meter", "meter_file", type=click.Path(path_type=Path, dir_okay=False),
-                  help="Meter or rig file (YAML) with the meter's identity and key sources.")
+    @click.option(
+        "--meter",
+        "meter_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Meter or rig file (YAML) with the meter's identity and key sources.",
+    )
     @click.option("--pan", help="MeterPAN (18 digits) or DRN (11/13 digits).")
     @click.option("--sgc", type=int, help="Supply group code (6 digits).")
     @click.option("--ti", type=int, help="Tariff index (0-99).")
@@ -58,14 +62,25 @@ def meter_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--kt", type=int, help="Key type: 0 DITK, 1 DDTK, 2 DUTK, 3 DCTK.")
     @click.option("--ken", type=int, help="Key expiry number (0-255; 255 never expires).")
     @click.option("--base-date", type=click.Choice(["1993", "2014", "2035"]), help="TID base date.")
-    @click.option("--ea", type=click.Choice(["7", "07", "9", "09", "11"]), help="Encryption algorithm.")
-    @click.option("--dkga", type=click.Choice(["1", "2", "3", "4"]), help="Key generation algorithm.")
+    @click.option(
+        "--ea", type=click.Choice(["7", "07", "9", "09", "11"]), help="Encryption algorithm."
+    )
+    @click.option(
+        "--dkga", type=click.Choice(["1", "2", "3", "4"]), help="Key generation algorithm."
+    )
     @click.option("--vk-env", metavar="VAR", help="Read the vending key (hex) from this variable.")
-    @click.option("--vk-file", type=click.Path(path_type=Path), help="Read the vending key from FILE.")
+    @click.option(
+        "--vk-file", type=click.Path(path_type=Path), help="Read the vending key from FILE."
+    )
     @click.option("--dk-env", metavar="VAR", help="Read the decoder key (hex) from this variable.")
-    @click.option("--dk-file", type=click.Path(path_type=Path), help="Read the decoder key from FILE.")
-    @click.option("--sta-tables", type=click.Path(path_type=Path, dir_okay=False),
-                  help="EA07 production tables (JSON); default $HIL_STA_TABLES or the sample tables.")
+    @click.option(
+        "--dk-file", type=click.Path(path_type=Path), help="Read the decoder key from FILE."
+    )
+    @click.option(
+        "--sta-tables",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="EA07 production tables (JSON); default $HIL_STA_TABLES or the sample tables.",
+    )
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> Any:
         meter, base = build_meter(kwargs)
@@ -89,7 +104,9 @@ def build_meter(opts: dict[str, Any]) -> tuple[MeterSpec, Path | None]:
         data, base = dict(TEST_METER), None
         if any(key_flags.values()):
             data.pop("vending_key")
-    data.update({k: int(v) if k in ("base_date", "ea", "dkga") else v for k, v in overrides.items()})
+    data.update(
+        {k: int(v) if k in ("base_date", "ea", "dkga") else v for k, v in overrides.items()}
+    )
     if key_flags["vk_env"] or key_flags["vk_file"]:
         data["vending_key"] = {"env": key_flags["vk_env"], "file": key_flags["vk_file"]}
     if key_flags["dk_env"] or key_flags["dk_file"]:

@@ -50,7 +50,9 @@ def _tid(tid: int | None, at: str | None, base_year: int) -> int:
         try:
             when = datetime.fromisoformat(at.replace("Z", "+00:00"))
         except ValueError:
-            raise FieldError(f"--at {at!r} must be an ISO 8601 time, e.g. 2024-05-01T10:30Z") from None
+            raise FieldError(
+                f"--at {at!r} must be an ISO 8601 time, e.g. 2024-05-01T10:30Z"
+            ) from None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
     return tid_from_datetime(when, base_year)
@@ -70,13 +72,17 @@ def _tenths(text: str, what: str) -> int:
 
 def _note_test_meter(meter: MeterSpec) -> None:
     if is_test_meter(meter):
-        click.echo("note: using the test vending key (test material, not a production key)",
-                   err=True)  # fmt: skip
+        click.echo(
+            "note: using the test vending key (test material, not a production key)", err=True
+        )
 
 
 def _describe(token: Token, base_year: int) -> dict[str, Any]:
-    info: dict[str, Any] = {"type": token.title, "class": token.token_class,
-                            "subclass": token.subclass}  # fmt: skip
+    info: dict[str, Any] = {
+        "type": token.title,
+        "class": token.token_class,
+        "subclass": token.subclass,
+    }
     info.update(token.fields())
     if isinstance(token, CreditToken):
         del info["kind"]
@@ -105,8 +111,13 @@ def _print(results: list[tuple[str, Token]], base_year: int, as_json: bool) -> N
             click.echo(f"  {name:<15} {value}")
 
 
-def _emit(meter: MeterSpec, base: Path | None, tokens: list[Token], as_json: bool,
-          key_info: KeyInfo | None = None) -> None:  # fmt: skip
+def _emit(
+    meter: MeterSpec,
+    base: Path | None,
+    tokens: list[Token],
+    as_json: bool,
+    key_info: KeyInfo | None = None,
+) -> None:
     needs_key = any(t.token_class != 1 for t in tokens)
     key = meter.load_decoder_key(base) if needs_key else None
     info = key_info or meter.key_info
@@ -137,11 +148,24 @@ def encode() -> None:
 @encode.command()
 @click.option("--amount", help="Credit in kWh (or 0.1 units of water/gas/time), e.g. 25.6.")
 @click.option("--units", type=int, help="Credit in 0.1 units, as an integer.")
-@click.option("--kind", type=click.Choice(list(CREDIT_KINDS.values())), default="electricity",
-              show_default=True)  # fmt: skip
+@click.option(
+    "--kind",
+    type=click.Choice(list(CREDIT_KINDS.values())),
+    default="electricity",
+    show_default=True,
+)
 @tid_options
-def credit(meter: MeterSpec, base: Path | None, amount: str | None, units: int | None, kind: str,
-           tid: int | None, at: str | None, rnd: int, as_json: bool) -> None:  # fmt: skip
+def credit(
+    meter: MeterSpec,
+    base: Path | None,
+    amount: str | None,
+    units: int | None,
+    kind: str,
+    tid: int | None,
+    at: str | None,
+    rnd: int,
+    as_json: bool,
+) -> None:
     """TransferCredit (class 0, subclasses 0-3). Amounts round up to the next encodable value."""
     if (amount is None) == (units is None):
         raise FieldError("give the credit as --amount (e.g. 25.6) or --units (0.1 units)")
@@ -155,8 +179,15 @@ def _watts_command(name: str, cls: type, doc: str) -> None:
     @encode.command(name=name, help=doc)
     @click.option("--watts", type=int, required=True, help="Limit in watts.")
     @tid_options
-    def command(meter: MeterSpec, base: Path | None, watts: int, tid: int | None,
-                at: str | None, rnd: int, as_json: bool) -> None:  # fmt: skip
+    def command(
+        meter: MeterSpec,
+        base: Path | None,
+        watts: int,
+        tid: int | None,
+        at: str | None,
+        rnd: int,
+        as_json: bool,
+    ) -> None:
         _emit(meter, base, [cls(_tid(tid, at, meter.base_date), rnd, watts)], as_json)
 
 
@@ -164,38 +195,62 @@ def _value_command(name: str, cls: type, doc: str, option: str) -> None:
     @encode.command(name=name, help=doc)
     @click.option(f"--{option}", "value", required=True, help="16-bit value (decimal or 0x hex).")
     @tid_options
-    def command(meter: MeterSpec, base: Path | None, value: str, tid: int | None,
-                at: str | None, rnd: int, as_json: bool) -> None:  # fmt: skip
+    def command(
+        meter: MeterSpec,
+        base: Path | None,
+        value: str,
+        tid: int | None,
+        at: str | None,
+        rnd: int,
+        as_json: bool,
+    ) -> None:
         number = 0xFFFF if value == "all" else int(value, 0)
         _emit(meter, base, [cls(_tid(tid, at, meter.base_date), rnd, number)], as_json)
 
 
 _watts_command("power-limit", MaxPowerLimitToken, "SetMaximumPowerLimit (class 2/0).")
-_watts_command("phase-unbalance", PhaseUnbalanceLimitToken,
-               "SetMaximumPhasePowerUnbalanceLimit (class 2/6).")  # fmt: skip
-_value_command("clear-credit", ClearCreditToken,
-               "ClearCredit (class 2/1); --register all clears every register.", "register")
+_watts_command(
+    "phase-unbalance", PhaseUnbalanceLimitToken, "SetMaximumPhasePowerUnbalanceLimit (class 2/6)."
+)
+_value_command(
+    "clear-credit",
+    ClearCreditToken,
+    "ClearCredit (class 2/1); --register all clears every register.",
+    "register",
+)
 _value_command("tariff-rate", TariffRateToken, "SetTariffRate (class 2/2).", "rate")
 _value_command("water-factor", WaterMeterFactorToken, "SetWaterMeterFactor (class 2/7).", "factor")
 
 
 @encode.command(name="clear-tamper")
 @tid_options
-def clear_tamper(meter: MeterSpec, base: Path | None, tid: int | None, at: str | None, rnd: int,
-                 as_json: bool) -> None:  # fmt: skip
+def clear_tamper(
+    meter: MeterSpec, base: Path | None, tid: int | None, at: str | None, rnd: int, as_json: bool
+) -> None:
     """ClearTamperCondition (class 2/5)."""
     _emit(meter, base, [ClearTamperToken(_tid(tid, at, meter.base_date), rnd, 0)], as_json)
 
 
 @encode.command(name="test")
-@click.option("--test", "tests", multiple=True, type=click.Choice(["all", *TEST_CONTROLS]),
-              help="Named test (repeatable); see docs/token-engine.md for the bit choice.")
+@click.option(
+    "--test",
+    "tests",
+    multiple=True,
+    type=click.Choice(["all", *TEST_CONTROLS]),
+    help="Named test (repeatable); see docs/token-engine.md for the bit choice.",
+)
 @click.option("--control", help="Raw control bits (decimal or 0x hex) instead of --test.")
 @click.option("--mfr-code", type=int, help="Manufacturer code; default: the meter's.")
 @click.option("--json", "as_json", is_flag=True)
 @meter_options
-def meter_test(meter: MeterSpec, base: Path | None, tests: tuple[str, ...], control: str | None,
-               mfr_code: int | None, as_json: bool) -> None:  # fmt: skip
+def meter_test(
+    meter: MeterSpec,
+    base: Path | None,
+    tests: tuple[str, ...],
+    control: str | None,
+    mfr_code: int | None,
+    as_json: bool,
+) -> None:
     """InitiateMeterTest/Display (class 1; not encrypted)."""
     four = meter.meter_pan.iin == "0000"
     if control is not None:
@@ -205,8 +260,11 @@ def meter_test(meter: MeterSpec, base: Path | None, tests: tuple[str, ...], cont
     else:
         bits = sum(TEST_CONTROLS[t] for t in set(tests))
     code = meter.meter_pan.mfr_code if mfr_code is None else mfr_code
-    _print([(codec.encode(MeterTestToken(bits, code, four), None), MeterTestToken(bits, code, four))],
-           meter.base_date, as_json)  # fmt: skip
+    _print(
+        [(codec.encode(MeterTestToken(bits, code, four), None), MeterTestToken(bits, code, four))],
+        meter.base_date,
+        as_json,
+    )
 
 
 @encode.command(name="key-change")
@@ -221,18 +279,32 @@ def meter_test(meter: MeterSpec, base: Path | None, tests: tuple[str, ...], cont
 @click.option("--new-vk-file", type=click.Path(path_type=Path), help="New vending key from FILE.")
 @click.option("--json", "as_json", is_flag=True)
 @meter_options
-def key_change(meter: MeterSpec, base: Path | None, new_krn: int | None, new_ken: int | None,
-               new_ti: int | None, new_sgc: int | None, new_kt: int | None,
-               new_base_date: str | None, rollover: bool, new_vk_env: str | None,
-               new_vk_file: Path | None, as_json: bool) -> None:  # fmt: skip
+def key_change(
+    meter: MeterSpec,
+    base: Path | None,
+    new_krn: int | None,
+    new_ken: int | None,
+    new_ti: int | None,
+    new_sgc: int | None,
+    new_kt: int | None,
+    new_base_date: str | None,
+    rollover: bool,
+    new_vk_env: str | None,
+    new_vk_file: Path | None,
+    as_json: bool,
+) -> None:
     """Key change set (2 tokens for a 64-bit key, 4 for 128-bit) under the current key."""
     old = meter.key_info
     new_info = KeyInfo(
-        sgc=old.sgc if new_sgc is None else new_sgc, ti=old.ti if new_ti is None else new_ti,
-        krn=old.krn if new_krn is None else new_krn, kt=old.kt if new_kt is None else new_kt,
-        ken=old.ken if new_ken is None else new_ken, ea=old.ea, dkga=old.dkga,
+        sgc=old.sgc if new_sgc is None else new_sgc,
+        ti=old.ti if new_ti is None else new_ti,
+        krn=old.krn if new_krn is None else new_krn,
+        kt=old.kt if new_kt is None else new_kt,
+        ken=old.ken if new_ken is None else new_ken,
+        ea=old.ea,
+        dkga=old.dkga,
         base_year=int(new_base_date) if new_base_date else old.base_year,
-    )  # fmt: skip
+    )
     if new_info == old:
         raise FieldError("the new key equals the current key: change --new-krn, --new-ti, ...")
     new_meter = meter
@@ -241,8 +313,15 @@ def key_change(meter: MeterSpec, base: Path | None, new_krn: int | None, new_ken
         new_meter = meter.model_copy(update={"vending_key": source, "decoder_key": None})
         new_meter = MeterSpec.model_validate(new_meter.model_dump())
     new_key = new_meter.load_decoder_key(base, new_info)
-    sections = key_change_set(new_key.value, ken=new_info.ken, krn=new_info.krn, kt=new_info.kt,
-                              ti=new_info.ti, sgc=new_info.sgc, rollover=rollover)  # fmt: skip
+    sections = key_change_set(
+        new_key.value,
+        ken=new_info.ken,
+        krn=new_info.krn,
+        kt=new_info.kt,
+        ti=new_info.ti,
+        sgc=new_info.sgc,
+        rollover=rollover,
+    )
     _emit(meter, base, sections, as_json)
 
 
@@ -251,13 +330,21 @@ def key_change(meter: MeterSpec, base: Path | None, new_krn: int | None, new_ken
 @click.option("--mfr-code", type=int, help="Check class 1 tokens against this MfrCode.")
 @click.option("--json", "as_json", is_flag=True)
 @meter_options
-def decode(meter: MeterSpec, base: Path | None, digits: tuple[str, ...], mfr_code: int | None,
-           as_json: bool) -> None:  # fmt: skip
+def decode(
+    meter: MeterSpec,
+    base: Path | None,
+    digits: tuple[str, ...],
+    mfr_code: int | None,
+    as_json: bool,
+) -> None:
     """Decrypt and check a token (20 digits, plain or grouped) for the meter."""
     text = " ".join(digits)
     decoded = codec.decode(text, _LazyKey(meter, base), mfr_code)  # type: ignore[arg-type]
-    _print([(f"{int(text.replace(' ', '').replace('-', '')):020d}", decoded.token)],
-           meter.base_date, as_json)  # fmt: skip
+    _print(
+        [(f"{int(text.replace(' ', '').replace('-', '')):020d}", decoded.token)],
+        meter.base_date,
+        as_json,
+    )
     _note_test_meter(meter)
 
 

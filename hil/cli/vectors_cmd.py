@@ -32,10 +32,18 @@ def _load(path: Path) -> list[dict]:
 
 @vectors.command()
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--sta-tables", type=click.Path(path_type=Path, dir_okay=False),
-              envvar=STA_TABLES_ENV, help=f"EA07 tables (JSON) for EA07 vectors; or ${STA_TABLES_ENV}.")
-@click.option("--json", "json_out", type=click.Path(path_type=Path, dir_okay=False),
-              help="Also write every result to this JSON file.")
+@click.option(
+    "--sta-tables",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar=STA_TABLES_ENV,
+    help=f"EA07 tables (JSON) for EA07 vectors; or ${STA_TABLES_ENV}.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write every result to this JSON file.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Print a line for passing vectors too.")
 def check(file: Path, sta_tables: Path | None, json_out: Path | None, verbose: bool) -> None:
     """Check every vector; one line per failure; exit 0 only when none failed."""
@@ -52,8 +60,11 @@ def check(file: Path, sta_tables: Path | None, json_out: Path | None, verbose: b
 
     results = check_vectors(_load(file), tables, report)
     if json_out is not None:
-        payload = {"file": str(file), "summary": summary_line(results),
-                   "results": [r.as_dict() for r in results]}  # fmt: skip
+        payload = {
+            "file": str(file),
+            "summary": summary_line(results),
+            "results": [r.as_dict() for r in results],
+        }
         json_out.write_text(json.dumps(payload, indent=2) + "\n")
     click.echo(summary_line(results))
     sys.exit(1 if any(r.status == "fail" for r in results) else 0)

@@ -7,12 +7,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hil.rig.secrets import KeySource
 from hil.sts.dkga import derive_decoder_key
 from hil.sts.ea07 import StaTables, tables_from_env_or_sample
 from hil.sts.errors import StsError
 from hil.sts.identity import MeterPan
 from hil.sts.keys import KEY_BITS, DecoderKey, KeyInfo
-from hil.rig.secrets import KeySource
 
 _VK_BITS = {1: (64,), 2: (64,), 3: (128,), 4: (160,)}
 
@@ -49,8 +49,16 @@ class MeterSpec(BaseModel):
 
     @property
     def key_info(self) -> KeyInfo:
-        return KeyInfo(sgc=self.sgc, ti=self.ti, krn=self.krn, kt=self.kt, ken=self.ken,
-                       base_year=self.base_date, ea=self.ea, dkga=self.dkga)  # fmt: skip
+        return KeyInfo(
+            sgc=self.sgc,
+            ti=self.ti,
+            krn=self.krn,
+            kt=self.kt,
+            ken=self.ken,
+            base_year=self.base_date,
+            ea=self.ea,
+            dkga=self.dkga,
+        )
 
     def tables(self, base: Path | None = None) -> StaTables:
         path = self.sta_tables

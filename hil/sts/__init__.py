@@ -8,7 +8,7 @@ Typical use::
 """
 
 from hil.sts.amount import decode_amount, encode_amount
-from hil.sts.codec import Decoded, data_block, decode, encode, encode_credit
+from hil.sts.codec import Decoded, data_block, decode, encode
 from hil.sts.dkga import derive_decoder_key
 from hil.sts.ea07 import SAMPLE_TABLES, StaTables, tables_from_env_or_sample
 from hil.sts.errors import (
@@ -42,12 +42,44 @@ from hil.sts.tokens import (
 )
 
 __all__ = [
-    "SAMPLE_TABLES", "CheckDigitError", "ClearCreditToken", "ClearTamperToken", "CrcError",
-    "CreditToken", "DecoderKey", "Decoded", "FieldError", "KeyChange1Token", "KeyChange2Token",
-    "KeyChange3Token", "KeyChange4Token", "KeyExpiredError", "KeyInfo", "MaxPowerLimitToken",
-    "MeterPan", "MeterTestToken", "MfrCodeError", "NewKey", "PhaseUnbalanceLimitToken",
-    "StaTables", "StsError", "TariffRateToken", "Token", "TokenFormatError", "UnsupportedError",
-    "WaterMeterFactorToken", "assemble", "data_block", "decode", "decode_amount", "decode",
-    "derive_decoder_key", "encode", "encode_amount", "encode_credit", "datetime_from_tid",
-    "key_change_set", "tables_from_env_or_sample", "tid_from_datetime",
+    "SAMPLE_TABLES",
+    "CheckDigitError",
+    "ClearCreditToken",
+    "ClearTamperToken",
+    "CrcError",
+    "CreditToken",
+    "Decoded",
+    "DecoderKey",
+    "FieldError",
+    "KeyChange1Token",
+    "KeyChange2Token",
+    "KeyChange3Token",
+    "KeyChange4Token",
+    "KeyExpiredError",
+    "KeyInfo",
+    "MaxPowerLimitToken",
+    "MeterPan",
+    "MeterTestToken",
+    "MfrCodeError",
+    "NewKey",
+    "PhaseUnbalanceLimitToken",
+    "StaTables",
+    "StsError",
+    "TariffRateToken",
+    "Token",
+    "TokenFormatError",
+    "UnsupportedError",
+    "WaterMeterFactorToken",
+    "assemble",
+    "data_block",
+    "datetime_from_tid",
+    "decode",
+    "decode_amount",
+    "derive_decoder_key",
+    "encode",
+    "encode_amount",
+   
+    "key_change_set",
+    "tables_from_env_or_sample",
+    "tid_from_datetime",
 ]  # fmt: skip

@@ -10,7 +10,8 @@ _MANTISSA_MAX = (1 << 14) - 1
 # Offset of each exponent's range: sum of 2^14 * 10^(n-1) for n = 1..e.
 OFFSETS = (0, 16384, 180224, 1818624)
 SCALES = (1, 10, 100, 1000)
-AMOUNT_MAX = _MANTISSA_MAX * 1000 + OFFSETS[3]  # 18 201 624 units
+_TOPS = tuple(_MANTISSA_MAX * scale + offset for scale, offset in zip(SCALES, OFFSETS, strict=True))
+AMOUNT_MAX = _TOPS[3]  # 18 201 624 units
 
 
 def decode_amount(field: int) -> int:
@@ -27,8 +28,14 @@ def encode_amount(units: int) -> int:
         raise FieldError(f"amount {units!r} must be a whole number of units")
     if not 0 <= units <= AMOUNT_MAX:
         raise FieldError(f"amount {units} units is outside 0..{AMOUNT_MAX}")
-    for e in range(4):
-        mantissa = -(-(units - OFFSETS[e]) // SCALES[e])  # ceiling division
-        if mantissa <= _MANTISSA_MAX:
-            return (e << 14) | max(mantissa, 0)
+    # The largest value each exponent can hold; above it the rounded-up mantissa overflows.
+    for e, top in enumerate(_TOPS):
+        if units <= top:
+            return (e << 14) | -(-(units - OFFSETS[e]) // SCALES[e])
     raise AssertionError("unreachable: AMOUNT_MAX is representable")
+
+
+def check_amount(units: int, what: str = "amount") -> None:
+    """Cheap validation (no encoding) for token constructors."""
+    if not isinstance(units, int) or not 0 <= units <= AMOUNT_MAX:
+        raise FieldError(f"{what} {units!r} is outside 0..{AMOUNT_MAX} units")

@@ -43,13 +43,6 @@ def encode(token: Token, key: DecoderKey | None, ken: int = 255) -> str:
     return to_digits(insert_class(block, token.token_class))
 
 
-def encode_credit(key: DecoderKey, tid: int, amount: int, rnd: int = 0, kind: int = 0) -> str:
-    """Fast path for the commonest token: a credit token (no KEN check)."""
-    body = kind << 44 | rnd << 40 | tid << 16 | CreditToken(tid, rnd, amount, kind).field16()
-    block = key.encrypt_block(body << 16 | crc_field(0, body))
-    return to_digits(insert_class(block, 0))
-
-
 @dataclass(frozen=True, slots=True)
 class Decoded:
     """A decoded token with the intermediate values a vector check compares."""

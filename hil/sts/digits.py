@@ -33,9 +33,7 @@ def parse_token(text: str) -> int:
     elif len(groups) == 1:
         digits = groups[0]
     else:
-        raise TokenFormatError(
-            f"token {text!r} must be 20 digits, plain or grouped 4-4-4-4-4"
-        )
+        raise TokenFormatError(f"token {text!r} must be 20 digits, plain or grouped 4-4-4-4-4")
     if not digits.isdigit() or not digits.isascii():
         raise TokenFormatError(f"token {text!r} contains characters other than digits")
     if len(digits) != TOKEN_DIGITS:

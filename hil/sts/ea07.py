@@ -78,17 +78,24 @@ class StaTables:
         enc, dec, sub_inv, perm_inv = [], [], [], []
         for j in range(8):
             shift = 8 * j
-            enc.append(tuple(
-                tuple(_permute(byte_sub(boxes, sel, b) << shift, self.p) for b in range(256))
-                for sel in range(4)
-            ))
-            dec.append(tuple(
-                tuple(_permute(byte_sub(inv_boxes, sel, b) << shift, p_inv) for b in range(256))
-                for sel in range(4)
-            ))
-            sub_inv.append(tuple(
-                tuple(byte_sub(inv_boxes, sel, b) << shift for b in range(256)) for sel in range(4)
-            ))
+            enc.append(
+                tuple(
+                    tuple(_permute(byte_sub(boxes, sel, b) << shift, self.p) for b in range(256))
+                    for sel in range(4)
+                )
+            )
+            dec.append(
+                tuple(
+                    tuple(_permute(byte_sub(inv_boxes, sel, b) << shift, p_inv) for b in range(256))
+                    for sel in range(4)
+                )
+            )
+            sub_inv.append(
+                tuple(
+                    tuple(byte_sub(inv_boxes, sel, b) << shift for b in range(256))
+                    for sel in range(4)
+                )
+            )
             perm_inv.append(tuple(_permute(b << shift, p_inv) for b in range(256)))
         object.__setattr__(self, "_enc", tuple(enc))
         object.__setattr__(self, "_dec", tuple(dec))
@@ -107,21 +114,27 @@ class StaTables:
         except FileNotFoundError:
             raise FieldError(f"STA table file {path} not found") from None
         except (OSError, ValueError) as exc:
-            raise FieldError(f"STA table file {path} is not readable JSON ({exc.__class__.__name__})"
-                             "; see docs/sta-tables.md for the format") from None
+            raise FieldError(
+                f"STA table file {path} is not readable JSON ({exc.__class__.__name__})"
+                "; see docs/sta-tables.md for the format"
+            ) from None
         if not isinstance(data, dict) or not {"s1", "s2", "p"} <= data.keys():
             raise FieldError(f"STA table file {path} must be a JSON object with keys s1, s2 and p")
         try:
             tables = tuple(tuple(int(v) for v in data[k]) for k in ("s1", "s2", "p"))
         except (TypeError, ValueError):
-            raise FieldError(f"STA table file {path}: s1, s2 and p must be lists of integers") from None
+            raise FieldError(
+                f"STA table file {path}: s1, s2 and p must be lists of integers"
+            ) from None
         try:
             return cls(*tables, name=str(data.get("name", path.name)))
         except FieldError as exc:
             raise FieldError(f"STA table file {path}: {exc}") from None
 
 
-SAMPLE_TABLES = StaTables(SAMPLE_S1, SAMPLE_S2, SAMPLE_P, name="sample (IEC 62055-41 test material)")
+SAMPLE_TABLES = StaTables(
+    SAMPLE_S1, SAMPLE_S2, SAMPLE_P, name="sample (IEC 62055-41 test material)"
+)
 
 
 def tables_from_env_or_sample(path: str | Path | None = None) -> StaTables:
@@ -149,9 +162,7 @@ class Ea07:
         if len(key) != 8:
             raise FieldError(f"EA07 needs a 64-bit decoder key (16 hex digits), got {len(key) * 2}")
         sels = _round_selections(int.from_bytes(key, "big"))
-        self._enc_rounds = tuple(
-            tuple(tables._enc[j][sel[j]] for j in range(8)) for sel in sels
-        )
+        self._enc_rounds = tuple(tuple(tables._enc[j][sel[j]] for j in range(8)) for sel in sels)
         # Decryption: P^-1 first, then (S^-1 then P^-1) for rounds 15..1, then S^-1 of round 0.
         self._dec_first = tables._p_inv
         self._dec_rounds = tuple(

@@ -33,8 +33,12 @@ def key_change_set(
         raise FieldError(f"a new decoder key must be 64 or 128 bits, got {len(new_key) * 8}")
     if not 0 <= sgc < 1 << 24:
         raise FieldError(f"SGC {sgc} does not fit the 24 bits of the key change sections")
-    return [s1, s2, KeyChange3Token(sgc & 0xFFF, value >> 64 & _WORD),
-            KeyChange4Token(sgc >> 12, value >> 32 & _WORD)]  # fmt: skip
+    return [
+        s1,
+        s2,
+        KeyChange3Token(sgc & 0xFFF, value >> 64 & _WORD),
+        KeyChange4Token(sgc >> 12, value >> 32 & _WORD),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,5 +75,12 @@ def assemble(sections: dict[int, Token], key_bits: int) -> NewKey:
         assert isinstance(s3, KeyChange3Token) and isinstance(s4, KeyChange4Token)
         value = s1.key_word << 96 | s3.key_word << 64 | s4.key_word << 32 | s2.key_word
         sgc = s4.sgc_part << 12 | s3.sgc_part
-    return NewKey(value.to_bytes(key_bits // 8, "big"), s1.kenho << 4 | s2.kenlo, s1.krn, s1.kt,
-                  s2.ti, bool(s1.ro), sgc)  # fmt: skip
+    return NewKey(
+        value.to_bytes(key_bits // 8, "big"),
+        s1.kenho << 4 | s2.kenlo,
+        s1.krn,
+        s1.kt,
+        s2.ti,
+        bool(s1.ro),
+        sgc,
+    )

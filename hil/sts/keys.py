@@ -75,10 +75,15 @@ class KeyInfo:
     def describe(self) -> dict[str, str | int]:
         """Key identity fields as reports show them (never key values)."""
         return {
-            "sgc": self.sgc_text, "ti": f"{self.ti:02d}", "krn": self.krn,
-            "kt": self.kt, "ken": self.ken, "base_date": self.base_year,
-            "ea": f"{self.ea:02d}", "dkga": f"{self.dkga:02d}",
-        }  # fmt: skip
+            "sgc": self.sgc_text,
+            "ti": f"{self.ti:02d}",
+            "krn": self.krn,
+            "kt": self.kt,
+            "ken": self.ken,
+            "base_date": self.base_year,
+            "ea": f"{self.ea:02d}",
+            "dkga": f"{self.dkga:02d}",
+        }
 
 
 class _Des:
@@ -106,7 +111,9 @@ class DecoderKey:
         if bits is None:
             raise UnsupportedError(f"EA {ea:02d} is not supported; accepted: 07, 09, 11")
         if len(value) * 8 != bits:
-            raise FieldError(f"EA{ea:02d} needs a {bits}-bit decoder key, got {len(value) * 8} bits")
+            raise FieldError(
+                f"EA{ea:02d} needs a {bits}-bit decoder key, got {len(value) * 8} bits"
+            )
         self._value = bytes(value)
         self.ea = ea
         cipher = Ea07(value, sta_tables) if ea == 7 else _Des(value) if ea == 9 else Misty1(value)

@@ -8,9 +8,17 @@ environment variable or a file instead.
 TEST_VENDING_KEY_DKGA04 = "ABABABABABABABAB949494949494949401234567"
 TEST_VENDING_KEY_DKGA02 = "ABABABABABABABAB"
 
-# The test meter used when no meter is given (identity of the public CTSA vectors).
+# The test meter used when no meter is given: the identity of the public CTSA vectors,
+# on base date 2014 (base 1993 ran out of TIDs on 2024-11-24).
 TEST_METER = {
-    "pan": "600727000000000009", "sgc": 123457, "ti": 1, "krn": 1, "kt": 2, "ken": 255,
-    "base_date": 1993, "ea": 11, "dkga": 4,
+    "pan": "600727000000000009",
+    "sgc": 123457,
+    "ti": 1,
+    "krn": 1,
+    "kt": 2,
+    "ken": 255,
+    "base_date": 2014,
+    "ea": 11,
+    "dkga": 4,
     "vending_key": {"hex": TEST_VENDING_KEY_DKGA04, "test": True},
-}  # fmt: skip
+}

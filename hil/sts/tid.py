@@ -20,12 +20,16 @@ def base_date(year: int) -> datetime:
     try:
         return BASE_DATES[year]
     except KeyError:
-        raise FieldError(f"base date {year} is not an STS base date; use 1993, 2014 or 2035") from None
+        raise FieldError(
+            f"base date {year} is not an STS base date; use 1993, 2014 or 2035"
+        ) from None
 
 
 def _as_utc(when: datetime) -> datetime:
     if when.tzinfo is None:
-        raise FieldError(f"time {when.isoformat()} has no time zone; STS TIDs are UTC (2018 edition)")
+        raise FieldError(
+            f"time {when.isoformat()} has no time zone; STS TIDs are UTC (2018 edition)"
+        )
     return when.astimezone(UTC)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
-from hil.sts.amount import decode_amount, encode_amount
+from hil.sts.amount import check_amount, decode_amount, encode_amount
 from hil.sts.errors import FieldError, UnsupportedError
 from hil.sts.tid import TID_MAX
 
@@ -80,7 +80,7 @@ class CreditToken(TidToken):
             )
         if self.kind not in CREDIT_KINDS:
             raise FieldError(f"credit subclass {self.kind} is reserved; accepted: 0..3")
-        encode_amount(self.amount)  # validates the range
+        check_amount(self.amount)
 
     @property
     def subclass(self) -> int:  # type: ignore[override]
@@ -99,7 +99,7 @@ class _AmountToken(TidToken):
 
     def __post_init__(self) -> None:
         TidToken.__post_init__(self)
-        encode_amount(self.watts)
+        check_amount(self.watts, "watts")
 
     def field16(self) -> int:
         return encode_amount(self.watts)
@@ -189,8 +189,13 @@ class KeyChange1Token(Token):
     def from_payload(cls, payload: int) -> KeyChange1Token:
         if payload >> 34 & 1:
             raise FieldError("Set1stSectionDecoderKey reserved bit 50 is set")
-        return cls(payload >> 40, payload >> 36 & 15, payload >> 35 & 1, payload >> 32 & 3,
-                   payload & 0xFFFFFFFF)  # fmt: skip
+        return cls(
+            payload >> 40,
+            payload >> 36 & 15,
+            payload >> 35 & 1,
+            payload >> 32 & 3,
+            payload & 0xFFFFFFFF,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,8 +317,9 @@ def decode_payload(token_class: int, sub: int, payload: int) -> Token:
     """Typed token for a class, subclass and 44-bit payload (after the CRC has passed)."""
     if token_class == 0:
         if sub in CURRENCY_SUBCLASSES:
-            raise UnsupportedError(f"currency credit (class 0 subclass {sub}) needs CRC_C;"
-                                   " not supported")  # fmt: skip
+            raise UnsupportedError(
+                f"currency credit (class 0 subclass {sub}) needs CRC_C; not supported"
+            )
         if sub not in CREDIT_KINDS:
             raise UnsupportedError(f"class 0 subclass {sub} is reserved")
         rnd, tid, f16 = _tid_fields(payload)
@@ -337,10 +343,18 @@ def decode_payload(token_class: int, sub: int, payload: int) -> Token:
 
 CLASS2: dict[int, type[Token]] = {
     t.subclass: t
-    for t in (MaxPowerLimitToken, ClearCreditToken, TariffRateToken, KeyChange1Token,
-              KeyChange2Token, ClearTamperToken, PhaseUnbalanceLimitToken,
-              WaterMeterFactorToken, KeyChange3Token, KeyChange4Token)
-}  # fmt: skip
+    for t in (
+        MaxPowerLimitToken,
+        ClearCreditToken,
+        TariffRateToken,
+        KeyChange1Token,
+        KeyChange2Token,
+        ClearTamperToken,
+        PhaseUnbalanceLimitToken,
+        WaterMeterFactorToken,
+        KeyChange3Token,
+        KeyChange4Token,
+    )
+}
 
 KEY_CHANGE_TYPES = (KeyChange1Token, KeyChange2Token, KeyChange3Token, KeyChange4Token)
-
