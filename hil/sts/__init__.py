@@ -78,7 +78,7 @@ __all__ = [
     "derive_decoder_key",
     "encode",
     "encode_amount",
-   
+
     "key_change_set",
     "tables_from_env_or_sample",
     "tid_from_datetime",

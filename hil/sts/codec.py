@@ -12,7 +12,7 @@ from hil.sts.crc import crc_field
 from hil.sts.digits import extract_class, insert_class, parse_token, to_digits
 from hil.sts.errors import CrcError, KeyExpiredError, MfrCodeError
 from hil.sts.keys import DecoderKey
-from hil.sts.tokens import CreditToken, MeterTestToken, TidToken, Token, decode_payload
+from hil.sts.tokens import MeterTestToken, TidToken, Token, decode_payload
 
 _MASK44 = (1 << 44) - 1
 
