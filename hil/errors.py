@@ -7,3 +7,23 @@ class HarnessError(Exception):
 
 class ConfigError(HarnessError):
     """A rig, meter or profile file is invalid; the message names the file and field."""
+
+
+class BenchFault(HarnessError):
+    """The bench misbehaved (not the meter): the test's verdict is *error*."""
+
+
+class DeviceAbsent(BenchFault):
+    """A device cannot be opened or does not identify itself (unplugged, wrong port)."""
+
+
+class ReplyTimeout(BenchFault):
+    """A device did not answer before its deadline."""
+
+
+class GarbledReply(BenchFault):
+    """Replies stayed unreadable (bad checksum or shape) after the retry budget."""
+
+
+class DeviceError(BenchFault):
+    """A device answered with an error to a request the harness expected to succeed."""
