@@ -34,6 +34,8 @@ class MeterSpec(BaseModel):
     vending_key: KeySource | None = None
     decoder_key: KeySource | None = None
     sta_tables: Path | None = None  # EA07 production tables; sample tables when absent
+    firmware: str | None = Field(default=None, description="expected firmware (checked by INFO)")
+    profile: str = Field(default="realistic", description="timing profile in fixtures/profiles")
 
     @field_validator("pan")
     @classmethod
