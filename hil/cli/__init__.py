@@ -30,10 +30,11 @@ def main() -> None:
 
 def _register() -> None:
     from hil.cli.key_cmd import key
+    from hil.cli.sim_cmd import sim
     from hil.cli.token_cmd import token
     from hil.cli.vectors_cmd import vectors
 
-    for command in (token, key, vectors):
+    for command in (token, key, vectors, sim):
         main.add_command(command)
 
 

@@ -1,0 +1,88 @@
+"""``hil sim``: run the simulated bench until stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from hil.paths import RIGS
+
+
+@click.command()
+@click.option(
+    "--rig",
+    "rig_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=RIGS / "sim.yaml",
+    show_default=True,
+    help="Rig file: meter and keypad wiring.",
+)
+@click.option(
+    "--defect",
+    "--profile",
+    "defect",
+    metavar="NAME",
+    help="Defect profile: a meter that breaks one rule (see --list-defects).",
+)
+@click.option("--list-defects", is_flag=True, help="List the defect profiles and exit.")
+@click.option(
+    "--timing", metavar="NAME", help="Timing profile (fixtures/profiles): fast, realistic."
+)
+@click.option("--tcp", "transport", flag_value="tcp", help="Relay board and probe on TCP ports.")
+@click.option(
+    "--pty", "transport", flag_value="pty", help="Relay board and probe on ptys (default)."
+)
+@click.option(
+    "--port-base",
+    type=click.IntRange(1024, 65000),
+    help="TCP ports from N: board, probe, AC source, DMM, load, control.",
+)
+@click.option("--speed", type=click.FloatRange(min=0.001), help="Model seconds per real second.")
+@click.option(
+    "--ready-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the endpoint addresses here as JSON once serving (for scripts).",
+)
+def sim(rig_file: Path, defect: str | None, list_defects: bool, timing: str | None,
+        transport: str | None, port_base: int | None, speed: float | None,
+        ready_file: Path | None) -> None:  # fmt: skip
+    """Run the simulated bench: a meter model behind a relay board, keypad, probe and SCPI
+    instruments on real ports. Runs until Ctrl-C or SIGTERM."""
+    from hil.meter.defects import DEFECTS
+    from hil.rig.config import load_rig
+    from hil.sim.build import build_bench
+
+    if list_defects:
+        for name, (description, clause) in DEFECTS.items():
+            click.echo(f"{name:<36} {description} [{clause}]")
+        return
+    rig, _digest = load_rig(rig_file)
+    transport = transport or (rig.simulator.transport if rig.simulator else "pty")
+    if port_base is not None:
+        transport = "tcp"
+    bench = build_bench(rig, rig_file.parent, defect=defect, profile=timing, speed=speed)
+    addresses = bench.start(transport, port_base)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    model = bench.model
+    flaws = ",".join(sorted(d.value for d in model.defects)) or "none (conforming)"
+    click.echo(f"hil sim: meter {model.info()['pan']}, timing {model.profile.name}, "
+               f"defect {flaws}, speed {bench.clock.speed:g}x")  # fmt: skip
+    for name, address in addresses.items():
+        click.echo(f"  {name:<12} {address}")
+    click.echo("Ctrl-C to stop.", err=True)
+    if ready_file is not None:
+        tmp = ready_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"pid": os.getpid(), **addresses}))
+        tmp.replace(ready_file)  # atomic: a reader never sees half a file
+    try:
+        stop.wait()
+    finally:
+        bench.stop()
+        click.echo("hil sim: stopped", err=True)

@@ -1,0 +1,278 @@
+"""The simulated bench: a meter model coupled to its relay board, keypad, probe and
+instruments, each on a real OS endpoint (pty or TCP), with fault injection.
+
+One lock guards the model: every endpoint thread and the ticker take it, so the pure
+model sees one call at a time. Model time is wall time times ``speed``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hil.meter.model import MeterModel
+from hil.sim.instruments import AcSource, Dmm, ReferenceLoad
+from hil.sim.keypad import KeyMap, KeypadDecoder
+from hil.sim.kmtronic import KmtronicBoard
+from hil.sim.numato import NumatoBoard
+from hil.sim.probe_server import ProbeServer
+from hil.sim.relays import RelayChange, byte_handler
+from hil.sim.transports import Faults, LineAdapter, PtyEndpoint, TcpEndpoint
+
+TICK_S = 0.002  # how often model time is advanced between requests
+BROWN_OUT_V = 100.0  # below this supply voltage the meter is off
+
+
+class SimClock:
+    """Model seconds: wall-clock seconds since start, times ``speed``."""
+
+    def __init__(self, speed: float = 1.0, source: Callable[[], float] = time.monotonic) -> None:
+        self._source, self._t0, self._base, self.speed = source, source(), 0.0, speed
+
+    def now(self) -> float:
+        return self._base + (self._source() - self._t0) * self.speed
+
+    def set_speed(self, speed: float) -> None:
+        self._base, self._t0, self.speed = self.now(), self._source(), speed
+
+
+class MeterPhysics:
+    """The bench's wiring: the AC source powers the meter, the load draws through its relay.
+
+    Implements the instruments' BenchPhysics protocol on top of the model.
+    """
+
+    def __init__(self, model: MeterModel, publish: Callable[[list], None]) -> None:
+        self.model, self._publish = model, publish
+        self._source_on, self._voltage = True, 230.0
+        self._setpoint_w, self._energy_wh, self._last_at = 0.0, 0.0, 0.0
+
+    @property
+    def source_on(self) -> bool:
+        return self._source_on
+
+    @property
+    def source_voltage(self) -> float:
+        return self._voltage
+
+    def _integrate(self, at: float) -> None:
+        if at > self._last_at:
+            self._energy_wh += self.load_power(self._last_at) * (at - self._last_at) / 3600.0
+            self._last_at = at
+
+    def _supplied(self) -> bool:
+        return self._source_on and self._voltage >= BROWN_OUT_V
+
+    def set_source(
+        self, *, at: float, on: bool | None = None, voltage: float | None = None
+    ) -> None:
+        self._integrate(at)
+        was = self._supplied()
+        if on is not None:
+            self._source_on = on
+        if voltage is not None:
+            self._voltage = voltage
+        now = self._supplied()
+        if was and not now:
+            self._publish(self.model.power_off(at))
+        elif now and not was:
+            self._publish(self.model.power_on(at))
+
+    def load_voltage(self, at: float) -> float:
+        closed = self.model.powered and self.model.relay_closed
+        return self._voltage if self._supplied() and closed else 0.0
+
+    def set_load_power(self, watts: float, at: float) -> None:
+        self._integrate(at)
+        self._setpoint_w = watts
+        self._publish(self.model.set_load(watts, at) or [])
+
+    def load_power(self, at: float) -> float:
+        return self._setpoint_w if self.load_voltage(at) > 0 else 0.0
+
+    def energy_wh(self, at: float) -> float:
+        self._integrate(at)
+        return self._energy_wh
+
+
+@dataclass
+class PowerLossPlan:
+    """Fault: cut the supply after N more key presses, or mid-way through processing."""
+
+    after_keys: int | None = None
+    during_processing: bool = False
+    restore_after_s: float = 1.0
+    processing_seen: float | None = None  # when the token's processing was first seen
+    cut_at: float | None = None  # when the supply was cut, for the restore
+
+
+@dataclass
+class BenchFaults:
+    probe: Faults = field(default_factory=Faults)
+    board: Faults = field(default_factory=Faults)
+    power_loss: PowerLossPlan | None = None
+    keypad_slowdown: float = 1.0
+
+
+class SimBench:
+    """Owns the model, the device emulations, the endpoints and the ticker thread."""
+
+    def __init__(self, model: MeterModel, keymap: KeyMap, *, board: str = "numato",
+                 channels: int = 16, speed: float = 1.0, load_w: float = 0.0) -> None:  # fmt: skip
+        self.model = model
+        self.lock = threading.RLock()
+        self.clock = SimClock(speed)
+        self.faults = BenchFaults()
+        self.board = NumatoBoard(channels) if board == "numato" else KmtronicBoard(channels)
+        self.keymap = keymap
+        timing = model.profile.keypad
+        self._debounce = (timing.debounce_s, timing.min_press_s)
+        self.decoder = KeypadDecoder(keymap, *self._debounce)
+        self._factory = model.clone()  # the state RESET STATE returns to
+        self.probe = ProbeServer(model, reset=self._factory_reset)
+        self.physics = MeterPhysics(model, self._publish)
+        self.ac_source = AcSource(self.physics)
+        self.dmm = Dmm(self.physics)
+        self.load = ReferenceLoad(self.physics)
+        self._endpoints: dict[str, PtyEndpoint | TcpEndpoint] = {}
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick_loop, name="sim-ticker", daemon=True)
+        self._lines_out: list[str] = []
+        with self.lock:
+            self.probe.power_up(self.clock.now())  # evseq 1 is POWER_UP, as after a real boot
+            if load_w:
+                self.physics.set_load_power(load_w, self.clock.now())
+
+    # -- coupling ----------------------------------------------------------------------
+    def _publish(self, events: list) -> None:
+        """Send the model's events to the probe as '!' lines (caller holds the lock)."""
+        if not events:
+            return
+        lines = self.probe.publish(events)
+        probe = self._endpoints.get("probe")
+        if probe is not None and self.model.powered:
+            for line in lines:
+                probe.send((line + "\n").encode())
+        self._check_power_loss(events)
+
+    def _on_contact(self, change: RelayChange) -> None:
+        for press in self.decoder.contact(change):
+            self._publish(self.model.press_key(press.key, press.at))
+
+    def _probe_line(self, line: str, at: float) -> str | None:
+        with self.lock:
+            now = self.clock.now()
+            self._publish(self.model.advance(now))
+            lines = self.probe.handle(line, now)
+            if lines:
+                self._check_power_loss([])
+            return "\n".join(lines) if lines else None
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(TICK_S):
+            with self.lock:
+                now = self.clock.now()
+                self._publish(self.model.advance(now))
+                self._check_power_loss([])
+
+    # -- faults ------------------------------------------------------------------------
+    def _check_power_loss(self, events: list) -> None:
+        plan = self.faults.power_loss
+        if plan is None:
+            return
+        now = self.clock.now()
+        if plan.cut_at is not None:
+            if now - plan.cut_at >= plan.restore_after_s:
+                self.faults.power_loss = None
+                self.physics.set_source(at=now, on=True)
+            return
+        if plan.after_keys is not None:
+            plan.after_keys -= sum(1 for e in events if str(e.name) == "KEY")
+            if plan.after_keys <= 0:
+                self._cut(plan, now)
+        elif plan.during_processing and self.model.processing:
+            if plan.processing_seen is None:
+                plan.processing_seen = now
+            elif now >= plan.processing_seen + self.model.profile.processing_s / 2:
+                self._cut(plan, now)
+
+    def _cut(self, plan: PowerLossPlan, now: float) -> None:
+        plan.cut_at = now
+        self.physics.set_source(at=now, on=False)
+
+    def _factory_reset(self, at: float) -> list:
+        """Test firmware's RESET STATE: back to the state the bench started with."""
+        fresh = self._factory.clone()
+        events = fresh.advance(at) if at > fresh.now else []
+        self.model = self.probe.model = self.physics.model = fresh
+        fresh.set_load(self.physics._setpoint_w, at)
+        return events
+
+    def set_keypad_slowdown(self, factor: float) -> None:
+        """Fault: a slow keypad scanner needs presses ``factor`` times longer."""
+        with self.lock:
+            self.faults.keypad_slowdown = factor
+            debounce, min_press = self._debounce
+            self.decoder = KeypadDecoder(self.keymap, debounce * factor, min_press * factor)
+
+    def reboot(self) -> None:
+        with self.lock:
+            now = self.clock.now()
+            self._publish(self.model.power_off(now))
+            self._publish(self.model.power_on(now))
+
+    # -- endpoints ---------------------------------------------------------------------
+    def start(self, transport: str = "pty", port_base: int | None = None) -> dict[str, str]:
+        """Open every endpoint and start the ticker; returns name -> address."""
+
+        def port(offset: int) -> int:
+            return 0 if port_base is None else port_base + offset
+
+        board_handler = byte_handler(self.board, self._on_contact, lock=self.lock)
+        probe_handler = LineAdapter(self._probe_line, lock=None)
+        clock = self.clock.now
+        if transport == "pty":
+            self._endpoints["relay_board"] = PtyEndpoint(board_handler, clock=clock,
+                                                         faults=self.faults.board, name="relay")  # fmt: skip
+            self._endpoints["probe"] = PtyEndpoint(probe_handler, clock=clock,
+                                                   faults=self.faults.probe, name="probe")  # fmt: skip
+        else:
+            self._endpoints["relay_board"] = TcpEndpoint(lambda: board_handler, port=port(0),
+                                                         clock=clock, faults=self.faults.board)  # fmt: skip
+            self._endpoints["probe"] = TcpEndpoint(
+                lambda: LineAdapter(self._probe_line), port=port(1), clock=clock,
+                faults=self.faults.probe)  # fmt: skip
+        for offset, (name, inst) in enumerate(
+            (("ac_source", self.ac_source), ("dmm", self.dmm), ("load", self.load)), start=2
+        ):
+            self._endpoints[name] = TcpEndpoint(
+                lambda inst=inst: LineAdapter(inst.handle, lock=self.lock), port=port(offset),
+                clock=clock, name=name)  # fmt: skip
+        from hil.sim.control import ControlServer  # control needs the bench: import late
+
+        self.control = ControlServer(self)
+        self._endpoints["control"] = TcpEndpoint(lambda: LineAdapter(self.control.handle),
+                                                 port=port(5), clock=clock, name="control")  # fmt: skip
+        self._ticker.start()
+        return self.addresses()
+
+    def addresses(self) -> dict[str, str]:
+        out = {}
+        for name, ep in self._endpoints.items():
+            if isinstance(ep, PtyEndpoint):
+                out[name] = ep.path
+            elif name in ("ac_source", "dmm", "load"):
+                out[name] = ep.visa_resource
+            else:
+                out[name] = ep.url
+        return out
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._ticker.is_alive():
+            self._ticker.join(timeout=1.0)
+        for ep in self._endpoints.values():
+            ep.close()
+        self._endpoints.clear()

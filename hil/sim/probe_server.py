@@ -1,0 +1,220 @@
+"""The meter side of the probe protocol (docs/probe-protocol.md), over a meter model.
+
+Pure apart from the clock value it is handed: the bench calls ``handle`` for each request
+line and ``publish`` for the model's events, and sends the returned lines.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from hil.meter.results import TokenResult
+from hil.probe import protocol as p
+
+if TYPE_CHECKING:
+    from hil.meter.events import Event
+    from hil.meter.model import MeterModel
+
+EVENT_MEMORY = 256
+
+
+def result_name(code: int) -> str:
+    """Protocol names have no spaces: "1st KCT" -> "1stKCT", "Key expired" -> "KeyExpired"."""
+    if code == 0:
+        return "None"
+    label = TokenResult(code).label
+    return "".join(word[:1].upper() + word[1:] for word in label.split())
+
+
+class ProbeServer:
+    def __init__(self, model: MeterModel, *, reset: Callable[[float], list[Event]] | None = None,
+                 rtc_start: datetime | None = None) -> None:  # fmt: skip
+        self.model = model
+        self._reset = reset
+        self._events: deque[str] = deque(maxlen=EVENT_MEMORY)
+        self._evseq = 0
+        self._boot_at = 0.0
+        self._tokens_done = 0
+        self._rtc_offset = (rtc_start or datetime(2026, 1, 1, tzinfo=UTC)).timestamp()
+        self.garbled_requests = 0
+
+    # -- events ------------------------------------------------------------------------
+    def power_up(self, at: float) -> list[str]:
+        """Evseq and uptime restart at power-up, as on a real meter."""
+        self._evseq, self._boot_at, self._tokens_done = 0, at, 0
+        self._events.clear()
+        return self._emit("POWER_UP", at, {"firmware": self.model.info()["firmware"]})
+
+    def publish(self, events: list[Event]) -> list[str]:
+        lines: list[str] = []
+        for event in events:
+            name = str(event.name)
+            if name == "POWER_UP":
+                lines += self.power_up(event.at)
+                continue
+            if name == "TOKEN_RESULT" and event.data.get("result") != TokenResult.NOT_READY:
+                self._tokens_done += 1
+            lines += self._emit(name, event.at, self._fields(name, event.data))
+        return lines
+
+    def _emit(self, name: str, at: float, fields: dict[str, object]) -> list[str]:
+        self._evseq += 1
+        uptime_ms = max(0, int((at - self._boot_at) * 1000))
+        line = p.format_event(self._evseq, uptime_ms, name, fields)
+        self._events.append(line)
+        return [line]
+
+    def _fields(self, name: str, data: dict[str, Any]) -> dict[str, object]:
+        if name == "TOKEN_RESULT":
+            return self._result_fields(event_data=data)
+        if name == "KEY":
+            return {"key": data.get("key", "")}
+        if name == "CREDIT_CHANGED":
+            fields: dict[str, object] = {"credit_kwh": _kwh(self.model.credit_wh)}
+            if "delta_wh" in data:
+                fields["delta_kwh"] = _kwh(data["delta_wh"])
+            return fields
+        if name == "RELAY_CHANGED":
+            return self._relay_fields()
+        if name == "LOCKOUT_START":
+            until, at = data.get("until"), data.get("at", 0.0)
+            return {"seconds": f"{until - at:.3f}" if until is not None else ""}
+        if name == "KCT_PENDING":
+            return {"have": ",".join(str(s) for s in data.get("have", ()))}
+        if name == "ENTRY_TIMEOUT":
+            return {"digits": data.get("digits", 0)}
+        if name in ("TEST_STARTED", "TEST_ENDED"):
+            return {"test": data.get("test", "")}
+        return {}
+
+    def _relay_fields(self) -> dict[str, object]:
+        closed = self.model.relay_closed
+        return {"relay": "closed" if closed else "open",
+                "reason": self.model.relay_reason or "none"}  # fmt: skip
+
+    def _result_fields(self, event_data: dict[str, Any] | None = None) -> dict[str, object]:
+        if event_data is not None and event_data.get("result") == TokenResult.NOT_READY:
+            return {"code": 16, "name": result_name(16), "tid": "", "class": "", "subclass": "",
+                    "amount": "", "n": self._tokens_done}  # fmt: skip
+        if event_data is None and self.model.processing:
+            return {"code": 16, "name": result_name(16), "tid": "", "class": "", "subclass": "",
+                    "amount": "", "n": self._tokens_done}  # fmt: skip
+        outcome = self.model.last_result
+        if outcome is None:
+            return {"code": 0, "name": "None", "tid": "", "class": "", "subclass": "",
+                    "amount": "", "n": 0}  # fmt: skip
+        token = outcome.token
+        amount = getattr(token, "amount", getattr(token, "watts", ""))
+        return {
+            "code": int(outcome.result), "name": result_name(int(outcome.result)),
+            "tid": "" if outcome.tid is None else outcome.tid,
+            "class": "" if outcome.token_class is None else outcome.token_class,
+            "subclass": "" if outcome.subclass is None else outcome.subclass,
+            "amount": amount, "n": self._tokens_done,
+        }  # fmt: skip
+
+    # -- requests ----------------------------------------------------------------------
+    def handle(self, line: str, at: float) -> list[str]:
+        """Reply (and replayed events) for one request line; nothing when unpowered."""
+        if not self.model.powered:
+            return []  # a dead meter's UART says nothing
+        try:
+            request = p.parse_request(line)
+        except p.FrameError:
+            self.garbled_requests += 1
+            seq = line.split(" ", 1)[0]
+            return (
+                [p.format_error(int(seq), p.ERR_CHECKSUM, "bad checksum")] if seq.isdigit() else []
+            )
+        try:
+            return self._dispatch(request, at)
+        except _ArgError as exc:
+            return [p.format_error(request.seq, p.ERR_BAD_ARGUMENT, f"bad argument: {exc}")]
+
+    def _dispatch(self, r: p.Request, at: float) -> list[str]:
+        words = [a.upper() for a in r.args]
+        ok = lambda fields=None: [p.format_reply(r.seq, fields)]  # noqa: E731
+        if r.command == "PING":
+            return ok()
+        if r.command == "INFO":
+            return ok(self._info())
+        if r.command == "GET" and words:
+            what = words[0]
+            if what == "CREDIT":
+                return ok({"credit_kwh": _kwh(self.model.credit_wh)})
+            if what == "RELAY":
+                return ok(self._relay_fields())
+            if what == "TOKEN_RESULT":
+                return ok(self._result_fields())
+            if what == "TID_MEM":
+                tids = self.model.tid_memory
+                return ok({"count": len(tids), "tids": list(tids)})
+            if what == "LOCKOUT":
+                until = self.model.locked_out_until
+                remaining = max(0.0, until - at) if until else 0.0
+                return ok({"active": remaining > 0, "remaining_s": f"{remaining:.3f}",
+                           "rejects": self.model.lockout_rejects})  # fmt: skip
+            if what == "EVENTS" and len(words) == 3 and words[1] == "SINCE":
+                return self._events_since(r.seq, _int(words[2], "evseq"))
+            raise _ArgError(f"unknown GET item {r.args[0]!r}")
+        if r.command == "TOKEN":
+            digits = "".join(r.args)
+            if len(digits) != 20 or not digits.isdigit():
+                raise _ArgError("TOKEN takes 20 digits")
+            if self.model.processing:
+                return [p.format_error(r.seq, p.ERR_BUSY, "busy: a token is being processed")]
+            return self.publish(self.model.submit_token(digits, at)) + ok({"accepted": 1})
+        if r.command == "KEY" and len(words) == 1:
+            if words[0] not in {*"0123456789", "ENTER", "BACK"}:
+                raise _ArgError("KEY takes 0-9, ENTER or BACK")
+            return self.publish(self.model.press_key(words[0], at)) + ok()
+        if r.command == "CLOCK" and words == ["GET"]:
+            now = datetime.fromtimestamp(self._rtc_offset + at, UTC)
+            return ok({"time": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        if r.command == "CLOCK" and len(words) == 2 and words[0] == "SET":
+            try:
+                when = datetime.fromisoformat(r.args[1].replace("Z", "+00:00"))
+            except ValueError:
+                raise _ArgError("CLOCK SET takes an ISO 8601 UTC time") from None
+            self._rtc_offset = (when - timedelta(seconds=at)).timestamp()
+            return ok()
+        if r.command == "RESET" and words == ["STATE"]:
+            if self._reset is None:
+                return [p.format_error(r.seq, p.ERR_NOT_SUPPORTED, "not supported")]
+            return self.publish(self._reset(at)) + ok()
+        if r.command in ("GET", "KEY", "CLOCK", "RESET"):
+            raise _ArgError(f"{r.command} needs arguments (see docs/probe-protocol.md)")
+        return [p.format_error(r.seq, p.ERR_UNKNOWN_COMMAND, "unknown command")]
+
+    def _info(self) -> dict[str, object]:
+        info = self.model.info()
+        return {
+            "protocol": p.PROTOCOL_VERSION, "firmware": info["firmware"], "pan": info["pan"],
+            "mfr_code": info.get("mfr_code", ""), "sgc": info["sgc"], "ti": info["ti"],
+            "krn": info["krn"], "kt": info["kt"], "ken": info["ken"],
+            "base_date": info["base_date"], "ea": info["ea"], "dkga": info["dkga"],
+            "tid_mem_depth": info["tid_memory_depth"],
+        }  # fmt: skip
+
+    def _events_since(self, seq: int, since: int) -> list[str]:
+        held = list(self._events)
+        oldest = self._evseq - len(held) + 1
+        replay = held[max(0, since - oldest + 1) :] if since >= oldest - 1 else held
+        return replay + [p.format_reply(seq, {"last": self._evseq, "oldest": oldest})]
+
+
+class _ArgError(ValueError):
+    pass
+
+
+def _int(text: str, what: str) -> int:
+    if not text.isdigit():
+        raise _ArgError(f"{what} must be a number")
+    return int(text)
+
+
+def _kwh(wh: float) -> str:
+    return f"{wh / 1000:.3f}"
