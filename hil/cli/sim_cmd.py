@@ -48,9 +48,16 @@ from hil.paths import RIGS
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the endpoint addresses here as JSON once serving (for scripts).",
 )
-def sim(rig_file: Path, defect: str | None, list_defects: bool, timing: str | None,
-        transport: str | None, port_base: int | None, speed: float | None,
-        ready_file: Path | None) -> None:  # fmt: skip
+def sim(
+    rig_file: Path,
+    defect: str | None,
+    list_defects: bool,
+    timing: str | None,
+    transport: str | None,
+    port_base: int | None,
+    speed: float | None,
+    ready_file: Path | None,
+) -> None:
     """Run the simulated bench: a meter model behind a relay board, keypad, probe and SCPI
     instruments on real ports. Runs until Ctrl-C or SIGTERM."""
     from hil.meter.defects import DEFECTS
@@ -72,8 +79,10 @@ def sim(rig_file: Path, defect: str | None, list_defects: bool, timing: str | No
         signal.signal(sig, lambda *_: stop.set())
     model = bench.model
     flaws = ",".join(sorted(d.value for d in model.defects)) or "none (conforming)"
-    click.echo(f"hil sim: meter {model.info()['pan']}, timing {model.profile.name}, "
-               f"defect {flaws}, speed {bench.clock.speed:g}x")  # fmt: skip
+    click.echo(
+        f"hil sim: meter {model.info()['pan']}, timing {model.profile.name}, "
+        f"defect {flaws}, speed {bench.clock.speed:g}x"
+    )
     for name, address in addresses.items():
         click.echo(f"  {name:<12} {address}")
     click.echo("Ctrl-C to stop.", err=True)

@@ -31,14 +31,29 @@ START_TIMEOUT_S = 20.0
 class SimProcess:
     """A running ``hil sim``; use as a context manager."""
 
-    def __init__(self, rig_file: Path, rig: RigConfig, *, defect: str | None = None,
-                 timing: str | None = None, speed: float | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        rig_file: Path,
+        rig: RigConfig,
+        *,
+        defect: str | None = None,
+        timing: str | None = None,
+        speed: float | None = None,
+    ) -> None:
         self.rig_file, self.rig = rig_file, rig
         self._dir = tempfile.TemporaryDirectory(prefix="hil-sim-")
         self.ready_file = Path(self._dir.name) / "ready.json"
         self.log_file = Path(self._dir.name) / "sim.log"
-        cmd = [sys.executable, "-m", "hil", "sim", "--rig", str(rig_file),
-               "--ready-file", str(self.ready_file)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "hil",
+            "sim",
+            "--rig",
+            str(rig_file),
+            "--ready-file",
+            str(self.ready_file),
+        ]
         sim = rig.simulator
         transport = sim.transport if sim else "pty"
         cmd.append(f"--{transport}")
@@ -51,8 +66,9 @@ class SimProcess:
 
     def start(self) -> dict[str, str]:
         with open(self.log_file, "wb") as log:
-            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)  # fmt: skip
+            self.process = subprocess.Popen(
+                self.command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self.ready_file.exists():
             if self.process.poll() is not None:
@@ -83,15 +99,17 @@ class SimProcess:
         a = self.addresses
         res = self.rig.resources
         board = res.relay_board or RelayBoardResource(url=a["relay_board"])
-        resources = res.model_copy(update={
-            "relay_board": board.model_copy(update={"url": a["relay_board"], "usb": None}),
-            "probe": SerialResource(url=a["probe"]),
-            "instruments": Instruments(
-                ac_source=InstrumentResource(resource=a["ac_source"]),
-                dmm=InstrumentResource(resource=a["dmm"]),
-                load=InstrumentResource(resource=a["load"]),
-            ),
-        })  # fmt: skip
+        resources = res.model_copy(
+            update={
+                "relay_board": board.model_copy(update={"url": a["relay_board"], "usb": None}),
+                "probe": SerialResource(url=a["probe"]),
+                "instruments": Instruments(
+                    ac_source=InstrumentResource(resource=a["ac_source"]),
+                    dmm=InstrumentResource(resource=a["dmm"]),
+                    load=InstrumentResource(resource=a["load"]),
+                ),
+            }
+        )
         return self.rig.model_copy(update={"resources": resources})
 
     @property

@@ -119,8 +119,16 @@ class BenchFaults:
 class SimBench:
     """Owns the model, the device emulations, the endpoints and the ticker thread."""
 
-    def __init__(self, model: MeterModel, keymap: KeyMap, *, board: str = "numato",
-                 channels: int = 16, speed: float = 1.0, load_w: float = 0.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: MeterModel,
+        keymap: KeyMap,
+        *,
+        board: str = "numato",
+        channels: int = 16,
+        speed: float = 1.0,
+        load_w: float = 0.0,
+    ) -> None:
         self.model = model
         self.lock = threading.RLock()
         self.clock = SimClock(speed)
@@ -234,27 +242,37 @@ class SimBench:
         probe_handler = LineAdapter(self._probe_line, lock=None)
         clock = self.clock.now
         if transport == "pty":
-            self._endpoints["relay_board"] = PtyEndpoint(board_handler, clock=clock,
-                                                         faults=self.faults.board, name="relay")  # fmt: skip
-            self._endpoints["probe"] = PtyEndpoint(probe_handler, clock=clock,
-                                                   faults=self.faults.probe, name="probe")  # fmt: skip
+            self._endpoints["relay_board"] = PtyEndpoint(
+                board_handler, clock=clock, faults=self.faults.board, name="relay"
+            )
+            self._endpoints["probe"] = PtyEndpoint(
+                probe_handler, clock=clock, faults=self.faults.probe, name="probe"
+            )
         else:
-            self._endpoints["relay_board"] = TcpEndpoint(lambda: board_handler, port=port(0),
-                                                         clock=clock, faults=self.faults.board)  # fmt: skip
+            self._endpoints["relay_board"] = TcpEndpoint(
+                lambda: board_handler, port=port(0), clock=clock, faults=self.faults.board
+            )
             self._endpoints["probe"] = TcpEndpoint(
-                lambda: LineAdapter(self._probe_line), port=port(1), clock=clock,
-                faults=self.faults.probe)  # fmt: skip
+                lambda: LineAdapter(self._probe_line),
+                port=port(1),
+                clock=clock,
+                faults=self.faults.probe,
+            )
         for offset, (name, inst) in enumerate(
             (("ac_source", self.ac_source), ("dmm", self.dmm), ("load", self.load)), start=2
         ):
             self._endpoints[name] = TcpEndpoint(
-                lambda inst=inst: LineAdapter(inst.handle, lock=self.lock), port=port(offset),
-                clock=clock, name=name)  # fmt: skip
+                lambda inst=inst: LineAdapter(inst.handle, lock=self.lock),
+                port=port(offset),
+                clock=clock,
+                name=name,
+            )
         from hil.sim.control import ControlServer  # control needs the bench: import late
 
         self.control = ControlServer(self)
-        self._endpoints["control"] = TcpEndpoint(lambda: LineAdapter(self.control.handle),
-                                                 port=port(5), clock=clock, name="control")  # fmt: skip
+        self._endpoints["control"] = TcpEndpoint(
+            lambda: LineAdapter(self.control.handle), port=port(5), clock=clock, name="control"
+        )
         self._ticker.start()
         return self.addresses()
 

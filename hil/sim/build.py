@@ -42,30 +42,58 @@ def keymap_for(wiring: KeypadWiring | None) -> KeyMap:
         return KeyMap.per_key(wiring.keys)
     assert wiring.rows and wiring.cols and wiring.layout
     rows, cols = list(wiring.rows), list(wiring.cols)
-    layout = {key: (rows[r], cols[c]) for r, row in enumerate(wiring.layout)
-              for c, key in enumerate(row) if key}  # fmt: skip
+    layout = {
+        key: (rows[r], cols[c])
+        for r, row in enumerate(wiring.layout)
+        for c, key in enumerate(row)
+        if key
+    }
     return KeyMap.matrix(wiring.rows, wiring.cols, layout)
 
 
-def build_model(rig: RigConfig, base: Path | None, *, defect: str | None = None,
-                profile: str | None = None, credit_kwh: float = 0.0) -> MeterModel:  # fmt: skip
+def build_model(
+    rig: RigConfig,
+    base: Path | None,
+    *,
+    defect: str | None = None,
+    profile: str | None = None,
+    credit_kwh: float = 0.0,
+) -> MeterModel:
     meter = rig.meter
     return MeterModel(
-        meter.meter_pan, meter.key_info, meter.load_decoder_key(base),
+        meter.meter_pan,
+        meter.key_info,
+        meter.load_decoder_key(base),
         load_profile(profile_path(profile or meter.profile)),
-        defects=parse_defect(defect), firmware=meter.firmware or "sim-1.0",
-        credit_units=round(credit_kwh * 10), sta_tables=meter.tables(base),
-    )  # fmt: skip
+        defects=parse_defect(defect),
+        firmware=meter.firmware or "sim-1.0",
+        credit_units=round(credit_kwh * 10),
+        sta_tables=meter.tables(base),
+    )
 
 
-def build_bench(rig: RigConfig, base: Path | None, *, defect: str | None = None,
-                profile: str | None = None, speed: float | None = None) -> SimBench:  # fmt: skip
+def build_bench(
+    rig: RigConfig,
+    base: Path | None,
+    *,
+    defect: str | None = None,
+    profile: str | None = None,
+    speed: float | None = None,
+) -> SimBench:
     sim = rig.simulator
-    model = build_model(rig, base, defect=defect if defect is not None else (sim and sim.defect),
-                        profile=profile, credit_kwh=sim.credit_kwh if sim else 0.0)  # fmt: skip
+    model = build_model(
+        rig,
+        base,
+        defect=defect if defect is not None else (sim and sim.defect),
+        profile=profile,
+        credit_kwh=sim.credit_kwh if sim else 0.0,
+    )
     board = rig.resources.relay_board
     return SimBench(
-        model, keymap_for(rig.resources.keypad),
-        board=board.kind if board else "numato", channels=board.channels if board else 16,
-        speed=speed or (sim.speed if sim else 1.0), load_w=sim.load_w if sim else 0.0,
-    )  # fmt: skip
+        model,
+        keymap_for(rig.resources.keypad),
+        board=board.kind if board else "numato",
+        channels=board.channels if board else 16,
+        speed=speed or (sim.speed if sim else 1.0),
+        load_w=sim.load_w if sim else 0.0,
+    )

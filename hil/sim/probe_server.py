@@ -30,8 +30,13 @@ def result_name(code: int) -> str:
 
 
 class ProbeServer:
-    def __init__(self, model: MeterModel, *, reset: Callable[[float], list[Event]] | None = None,
-                 rtc_start: datetime | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: MeterModel,
+        *,
+        reset: Callable[[float], list[Event]] | None = None,
+        rtc_start: datetime | None = None,
+    ) -> None:
         self.model = model
         self._reset = reset
         self._events: deque[str] = deque(maxlen=EVENT_MEMORY)
@@ -92,29 +97,54 @@ class ProbeServer:
 
     def _relay_fields(self) -> dict[str, object]:
         closed = self.model.relay_closed
-        return {"relay": "closed" if closed else "open",
-                "reason": self.model.relay_reason or "none"}  # fmt: skip
+        return {
+            "relay": "closed" if closed else "open",
+            "reason": self.model.relay_reason or "none",
+        }
 
     def _result_fields(self, event_data: dict[str, Any] | None = None) -> dict[str, object]:
         if event_data is not None and event_data.get("result") == TokenResult.NOT_READY:
-            return {"code": 16, "name": result_name(16), "tid": "", "class": "", "subclass": "",
-                    "amount": "", "n": self._tokens_done}  # fmt: skip
+            return {
+                "code": 16,
+                "name": result_name(16),
+                "tid": "",
+                "class": "",
+                "subclass": "",
+                "amount": "",
+                "n": self._tokens_done,
+            }
         if event_data is None and self.model.processing:
-            return {"code": 16, "name": result_name(16), "tid": "", "class": "", "subclass": "",
-                    "amount": "", "n": self._tokens_done}  # fmt: skip
+            return {
+                "code": 16,
+                "name": result_name(16),
+                "tid": "",
+                "class": "",
+                "subclass": "",
+                "amount": "",
+                "n": self._tokens_done,
+            }
         outcome = self.model.last_result
         if outcome is None:
-            return {"code": 0, "name": "None", "tid": "", "class": "", "subclass": "",
-                    "amount": "", "n": 0}  # fmt: skip
+            return {
+                "code": 0,
+                "name": "None",
+                "tid": "",
+                "class": "",
+                "subclass": "",
+                "amount": "",
+                "n": 0,
+            }
         token = outcome.token
         amount = getattr(token, "amount", getattr(token, "watts", ""))
         return {
-            "code": int(outcome.result), "name": result_name(int(outcome.result)),
+            "code": int(outcome.result),
+            "name": result_name(int(outcome.result)),
             "tid": "" if outcome.tid is None else outcome.tid,
             "class": "" if outcome.token_class is None else outcome.token_class,
             "subclass": "" if outcome.subclass is None else outcome.subclass,
-            "amount": amount, "n": self._tokens_done,
-        }  # fmt: skip
+            "amount": amount,
+            "n": self._tokens_done,
+        }
 
     # -- requests ----------------------------------------------------------------------
     def handle(self, line: str, at: float) -> list[str]:
@@ -155,8 +185,13 @@ class ProbeServer:
             if what == "LOCKOUT":
                 until = self.model.locked_out_until
                 remaining = max(0.0, until - at) if until else 0.0
-                return ok({"active": remaining > 0, "remaining_s": f"{remaining:.3f}",
-                           "rejects": self.model.lockout_rejects})  # fmt: skip
+                return ok(
+                    {
+                        "active": remaining > 0,
+                        "remaining_s": f"{remaining:.3f}",
+                        "rejects": self.model.lockout_rejects,
+                    }
+                )
             if what == "EVENTS" and len(words) == 3 and words[1] == "SINCE":
                 return self._events_since(r.seq, _int(words[2], "evseq"))
             raise _ArgError(f"unknown GET item {r.args[0]!r}")
@@ -192,18 +227,26 @@ class ProbeServer:
     def _info(self) -> dict[str, object]:
         info = self.model.info()
         return {
-            "protocol": p.PROTOCOL_VERSION, "firmware": info["firmware"], "pan": info["pan"],
-            "mfr_code": info.get("mfr_code", ""), "sgc": info["sgc"], "ti": info["ti"],
-            "krn": info["krn"], "kt": info["kt"], "ken": info["ken"],
-            "base_date": info["base_date"], "ea": info["ea"], "dkga": info["dkga"],
+            "protocol": p.PROTOCOL_VERSION,
+            "firmware": info["firmware"],
+            "pan": info["pan"],
+            "mfr_code": info.get("mfr_code", ""),
+            "sgc": info["sgc"],
+            "ti": info["ti"],
+            "krn": info["krn"],
+            "kt": info["kt"],
+            "ken": info["ken"],
+            "base_date": info["base_date"],
+            "ea": info["ea"],
+            "dkga": info["dkga"],
             "tid_mem_depth": info["tid_memory_depth"],
-        }  # fmt: skip
+        }
 
     def _events_since(self, seq: int, since: int) -> list[str]:
         held = list(self._events)
         oldest = self._evseq - len(held) + 1
         replay = held[max(0, since - oldest + 1) :] if since >= oldest - 1 else held
-        return replay + [p.format_reply(seq, {"last": self._evseq, "oldest": oldest})]
+        return [*replay, p.format_reply(seq, {"last": self._evseq, "oldest": oldest})]
 
 
 class _ArgError(ValueError):
