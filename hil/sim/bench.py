@@ -48,6 +48,7 @@ class MeterPhysics:
         self.model, self._publish = model, publish
         self._source_on, self._voltage = True, 230.0
         self._setpoint_w, self._energy_wh, self._last_at = 0.0, 0.0, 0.0
+        self._flowing = model.powered and model.relay_closed
 
     @property
     def source_on(self) -> bool:
@@ -59,8 +60,20 @@ class MeterPhysics:
 
     def _integrate(self, at: float) -> None:
         if at > self._last_at:
-            self._energy_wh += self.load_power(self._last_at) * (at - self._last_at) / 3600.0
+            if self._flowing:
+                self._energy_wh += self._setpoint_w * (at - self._last_at) / 3600.0
             self._last_at = at
+
+    def note_events(self, events: list) -> None:
+        """Integrate piecewise: the load flows between relay and power events, not across."""
+        for event in events:
+            name = str(event.name)
+            if name in ("RELAY_CHANGED", "POWER_FAIL", "POWER_UP"):
+                self._integrate(event.at)
+                if name == "RELAY_CHANGED":
+                    self._flowing = bool(event.data.get("closed")) and self._supplied()
+                else:
+                    self._flowing = name == "POWER_UP" and self.model.relay_closed
 
     def _supplied(self) -> bool:
         return self._source_on and self._voltage >= BROWN_OUT_V
@@ -158,6 +171,7 @@ class SimBench:
         """Send the model's events to the probe as '!' lines (caller holds the lock)."""
         if not events:
             return
+        self.physics.note_events(events)
         lines = self.probe.publish(events)
         probe = self._endpoints.get("probe")
         if probe is not None and self.model.powered:
