@@ -97,7 +97,7 @@ def bench(request):
 
 
 def test_scripted_scenario_typed_token_replay_and_relay_at_zero_credit(bench):
-    sim, addr = bench
+    _, addr = bench
     probe, board = Probe(addr["probe"]), Board(addr["relay_board"])
     assert probe.request("INFO")["pan"] == "600727000000000009"
 
@@ -135,7 +135,7 @@ def test_scripted_scenario_typed_token_replay_and_relay_at_zero_credit(bench):
 
 
 def test_virtual_carrier_and_new_credit_closes_relay(bench):
-    sim, addr = bench
+    _, addr = bench
     probe = Probe(addr["probe"])
     assert probe.request("GET", "RELAY")["relay"] == "open"  # no credit yet
     assert probe.request("TOKEN", token(5433751))["accepted"] == "1"
@@ -145,7 +145,7 @@ def test_virtual_carrier_and_new_credit_closes_relay(bench):
 
 
 def test_probe_rejects_bad_checksum_and_unknown_commands(bench):
-    sim, addr = bench
+    _, addr = bench
     port = serial.serial_for_url(addr["probe"], timeout=1)
     port.write(b"5 INFO*0000\n")
     assert p.parse_incoming(port.readline().decode()).error_code == p.ERR_CHECKSUM
@@ -157,7 +157,7 @@ def test_probe_rejects_bad_checksum_and_unknown_commands(bench):
 
 
 def test_power_off_makes_the_probe_silent_and_keeps_credit(bench):
-    sim, addr = bench
+    _, addr = bench
     probe = Probe(addr["probe"])
     probe.request("TOKEN", token(5433760))
     probe.wait_event("TOKEN_RESULT")
@@ -178,7 +178,7 @@ def test_power_off_makes_the_probe_silent_and_keeps_credit(bench):
 
 
 def test_control_port_faults(bench):
-    sim, addr = bench
+    _, addr = bench
     ctl = addr["control"]
     assert control(ctl, "fault probe silent 1") == "OK"
     port = serial.serial_for_url(addr["probe"], timeout=0.3)
@@ -191,7 +191,7 @@ def test_control_port_faults(bench):
 
 
 def test_short_presses_are_lost(bench):
-    sim, addr = bench
+    _, addr = bench
     probe, board = Probe(addr["probe"]), Board(addr["relay_board"])
     assert control(addr["control"], "slow-keypad 20") == "OK"  # presses must last 0.1 s
     board.click(1, hold=0.02)
