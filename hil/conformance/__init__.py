@@ -1,0 +1,1 @@
+"""Conformance: requirement catalogue, token case factory, and the oracle."""

@@ -1,0 +1,62 @@
+"""Evidence: what each test injected, what a conforming meter must do, what the meter did.
+
+A test records one ``Step`` per token; the plugin attaches the steps to the test's report
+(user properties), from which the run record and the compliance report are built. Steps
+carry token digits, class, subclass and TID, never key values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from hil.conformance.factory import Case
+from hil.conformance.oracle import Expectation
+from hil.rig.rig import TokenOutcome
+
+
+@dataclass
+class Step:
+    label: str
+    token: str
+    token_class: int | None
+    subclass: int | None
+    tid: int | None
+    expected_result: str
+    observed_result: str
+    expected_credit_delta_kwh: float
+    observed_credit_delta_kwh: float
+    expected_relay: str
+    observed_relay: str
+    elapsed_s: float
+    ok: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Evidence:
+    steps: list[Step] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def record(self, case: Case, expected: Expectation, observed: TokenOutcome,
+               credit_delta_kwh: float, relay_closed: bool, ok: bool) -> Step:  # fmt: skip
+        token = case.token
+        step = Step(
+            label=case.label, token=case.digits,
+            token_class=getattr(token, "token_class", observed.token_class),
+            subclass=getattr(token, "subclass", observed.subclass),
+            tid=case.tid if case.tid is not None else observed.tid,
+            expected_result=expected.result.label, observed_result=observed.result.label,
+            expected_credit_delta_kwh=expected.credit_delta_wh / 1000,
+            observed_credit_delta_kwh=round(credit_delta_kwh, 3),
+            expected_relay="closed" if expected.relay_closed else "open",
+            observed_relay="closed" if relay_closed else "open",
+            elapsed_s=round(observed.elapsed_s, 3), ok=ok,
+        )  # fmt: skip
+        self.steps.append(step)
+        return step
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)

@@ -1,0 +1,166 @@
+"""pytest plugin: ``--rig FILE`` and the fixtures suites use.
+
+Fixtures: ``rig`` (the bench, reset to a known state before each test where the meter
+supports it), ``meter`` (its identity), ``tokens`` (token case factory), ``oracle`` (what a
+conforming meter does), ``evidence`` (expected vs observed, for the report).
+Markers: ``clause("IEC 62055-41 ...", ...)`` and ``requires("feature", ...)``.
+
+A bench fault (``hil.errors.BenchFault``) is reported as an *error*, never as a failure of
+the meter; the rig name and meter serial are part of every test id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hil.conformance.evidence import Evidence
+from hil.conformance.factory import TokenFactory
+from hil.conformance.oracle import Oracle
+from hil.errors import BenchFault, ConfigError
+from hil.paths import RIGS
+from hil.rig.config import RigConfig, load_rig
+from hil.rig.meter_spec import MeterSpec
+from hil.rig.rig import Rig
+from hil.sts.tid import tid_from_datetime
+
+_RIG_KEY = pytest.StashKey[RigConfig]()
+_CURSOR_KEY = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hil", "STS meter HIL harness")
+    group.addoption("--rig", default=None, help="rig file (default rigs/sim.yaml)")
+    group.addoption("--defect", default=None, help="simulated meter defect profile (sim rigs)")
+    group.addoption("--rig-speed", type=float, default=None, help="simulator clock speed")
+    group.addoption("--probe-log", default=None, help="append the probe log to this file")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "clause(*ids): requirement clauses a test covers")
+    config.addinivalue_line("markers", "requires(*features): rig features the test needs")
+
+
+def _rig_path(config: pytest.Config) -> Path:
+    return Path(config.getoption("rig") or RIGS / "sim.yaml")
+
+
+def _rig_config(config: pytest.Config) -> RigConfig:
+    if _RIG_KEY not in config.stash:
+        try:
+            config.stash[_RIG_KEY] = load_rig(_rig_path(config))[0]
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return config.stash[_RIG_KEY]
+
+
+def rig_label(rig: RigConfig) -> str:
+    return f"{rig.name}:{rig.meter.pan}"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "_hil_rig" in metafunc.fixturenames:
+        rig = _rig_config(metafunc.config)
+        metafunc.parametrize("_hil_rig", [rig_label(rig)], ids=[rig_label(rig)],
+                             indirect=True, scope="session")  # fmt: skip
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("requires")
+    if marker is None:
+        return
+    rig = _rig_config(item.config)
+    missing = [f for f in marker.args if f not in rig.features]
+    if missing:
+        pytest.skip(f"rig {rig.name} lacks feature {', '.join(missing)}")
+
+
+@pytest.fixture(scope="session")
+def _hil_rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
+    config = request.config
+    log = config.getoption("probe_log")
+    with Rig.open(_rig_path(config), defect=config.getoption("defect"),
+                  speed=config.getoption("rig_speed"),
+                  log_path=Path(log) if log else None) as rig:  # fmt: skip
+        yield rig
+
+
+@pytest.fixture
+def rig(_hil_rig: Rig) -> Rig:
+    """The bench, reset to the meter's factory state (test firmware or simulator)."""
+    _hil_rig.reset_state()
+    return _hil_rig
+
+
+@pytest.fixture
+def meter(rig: Rig) -> MeterSpec:
+    return rig.meter
+
+
+@pytest.fixture
+def tokens(rig: Rig, request: pytest.FixtureRequest) -> TokenFactory:
+    """Tokens for the meter under test; TIDs rise across the whole session."""
+    spec = rig.meter
+    cursor = request.config.stash.setdefault(_CURSOR_KEY, {})
+    start = cursor.get("tid") or tid_from_datetime(datetime.now(UTC), spec.base_date)
+    vk = spec.vending_key.load("vending key", (160,) if spec.dkga == 4 else (64, 128),
+                               rig.base) if spec.vending_key else None  # fmt: skip
+    factory = TokenFactory(spec.meter_pan, spec.key_info, spec.load_decoder_key(rig.base),
+                           vending_key=vk, tid_start=start,
+                           sta_tables=spec.tables(rig.base))  # fmt: skip
+    yield factory
+    cursor["tid"] = factory.cursor + 10
+
+
+@pytest.fixture
+def oracle(rig: Rig) -> Oracle:
+    """A conforming model in the state the meter reports now."""
+    credit_wh = round(rig.read_credit() * 1000)
+    return Oracle.start(rig.meter.meter_pan, rig.meter.key_info,
+                        rig.meter.load_decoder_key(rig.base), rig.profile,
+                        credit_wh=credit_wh, tid_memory=rig.read_tid_memory(),
+                        clock=rig.now, sta_tables=rig.meter.tables(rig.base))  # fmt: skip
+
+
+@pytest.fixture
+def evidence(request: pytest.FixtureRequest) -> Evidence:
+    ev = Evidence()
+    request.node.stash[_EVIDENCE_KEY] = ev
+    return ev
+
+
+_EVIDENCE_KEY = pytest.StashKey[Evidence]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if call.when != "call":
+        if call.excinfo is not None and call.excinfo.errisinstance(BenchFault):
+            report.user_properties.append(("hil_verdict", "error"))
+        return
+    marker = item.get_closest_marker("clause")
+    clauses = list(marker.args) if marker else []
+    report.user_properties.append(("hil_clauses", json.dumps(clauses)))
+    ev = item.stash.get(_EVIDENCE_KEY, None)
+    if ev is not None:
+        report.user_properties.append(
+            ("hil_evidence", json.dumps({"steps": [s.as_dict() for s in ev.steps],
+                                         "notes": ev.notes})))  # fmt: skip
+    if call.excinfo is not None and call.excinfo.errisinstance(BenchFault):
+        report.user_properties.append(("hil_verdict", "error"))
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):  # type: ignore[no-untyped-def]
+    if (
+        report.when == "call"
+        and report.failed
+        and ("hil_verdict", "error") in report.user_properties
+    ):
+        return "error", "E", ("ERROR (bench fault)", {"red": True})
+    return None

@@ -1,0 +1,293 @@
+"""One ``Rig`` object over a bench, whatever is behind it (real hardware or the simulator).
+
+Resources come from the rig file, drivers are built by kind, and the suites use only this
+API. Every I/O call has a deadline; a bench fault raises a ``BenchFault`` (an *error*
+verdict); a token entry is never retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hil.errors import ConfigError, DeviceError, ReplyTimeout
+from hil.meter.profile import MeterProfile
+from hil.meter.profile_file import load_profile
+from hil.meter.results import TokenResult
+from hil.probe.protocol import Event
+from hil.rig.config import RigConfig, SerialResource, load_rig
+from hil.rig.drivers.keypad import KeypadDriver
+from hil.rig.drivers.probe import ProbeClient, ProbeLog
+from hil.rig.drivers.relays import RelayDriver, make_relay
+from hil.rig.drivers.serial_port import find_port
+from hil.rig.sim_launcher import SimProcess
+from hil.sim.build import profile_path
+
+RELAY_SENSE_V = 50.0  # load-side voltage above this means the relay is closed
+
+
+@dataclass(frozen=True)
+class TokenOutcome:
+    """What the meter reported for one token (its TOKEN_RESULT)."""
+
+    result: TokenResult
+    tid: int | None
+    token_class: int | None
+    subclass: int | None
+    amount: int | None
+    elapsed_s: float  # from the first key (or TOKEN request) to the result
+
+    @classmethod
+    def from_event(cls, event: Event, elapsed: float) -> TokenOutcome:
+        def num(key: str) -> int | None:
+            value = event.fields.get(key, "")
+            return int(value) if value.isdigit() else None
+
+        code = num("code")
+        if code is None or code > 16:
+            raise DeviceError(f"probe reported token result {event.fields.get('code')!r}")
+        return cls(TokenResult(code), num("tid"), num("class"), num("subclass"), num("amount"),
+                   elapsed)  # fmt: skip
+
+
+def _serial_url(res: SerialResource) -> str:
+    if res.url is not None:
+        return res.url
+    assert res.usb is not None
+    return find_port(serial_number=res.usb.serial_number, location=res.usb.location,
+                     vid=res.usb.vid, pid=res.usb.pid)  # fmt: skip
+
+
+class Rig:
+    """A bench, opened. Use ``Rig.open(path)`` as a context manager."""
+
+    def __init__(self, config: RigConfig, *, base: Path, digest: str = "",
+                 sim: SimProcess | None = None, log_path: Path | None = None) -> None:  # fmt: skip
+        self.config, self.base, self.digest, self.sim = config, base, digest, sim
+        self.meter = config.meter
+        self.profile: MeterProfile = load_profile(profile_path(config.meter.profile))
+        self.speed = config.simulator.speed if config.simulator else 1.0
+        self._t0 = time.monotonic()
+        self._closers: list[Any] = []
+        res = config.resources
+        assert res.probe is not None
+        self.probe_log = ProbeLog(log_path) if log_path else ProbeLog()
+        self.probe = ProbeClient(_serial_url(res.probe), timeout_s=res.probe.timeout_s,
+                                 log=self.probe_log, baudrate=res.probe.baudrate)  # fmt: skip
+        self._closers.append(self.probe)
+        self.relay: RelayDriver | None = None
+        self.keypad: KeypadDriver | None = None
+        if res.relay_board is not None and res.keypad is not None:
+            board = res.relay_board
+            self.relay = make_relay(board.kind, _serial_url(board), channels=board.channels,
+                                    timeout_s=board.timeout_s)  # fmt: skip
+            self._closers.append(self.relay)
+            timing = self.profile.keypad
+            self.keypad = KeypadDriver(
+                self.relay, res.keypad.contacts(),
+                press_s=timing.press_s / self.speed, release_s=timing.release_s / self.speed,
+                verify=self._key_confirmed, verify_timeout_s=max(1.0, 10 * timing.press_s),
+            )  # fmt: skip
+        self.ac_source = self.dmm = self.load = None
+        inst = res.instruments
+        if inst.ac_source or inst.dmm or inst.load:
+            from hil.rig.drivers import instruments as visa
+
+            if inst.ac_source:
+                self.ac_source = visa.AcSourceDriver(*self._visa(visa, inst.ac_source))
+            if inst.dmm:
+                self.dmm = visa.DmmDriver(*self._visa(visa, inst.dmm))
+            if inst.load:
+                self.load = visa.ReferenceLoadDriver(*self._visa(visa, inst.load))
+        self._info: dict[str, str] | None = None
+
+    def _visa(self, visa: Any, res: Any) -> tuple[Any, Any]:
+        handle = visa.open_resource(res.resource, backend=res.backend, timeout_s=res.timeout_s)
+        self._closers.append(handle)
+        return handle, visa.load_command_map(res.commands)
+
+    # -- opening and closing -------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, *, defect: str | None = None, log_path: Path | None = None,
+             speed: float | None = None) -> Rig:  # fmt: skip
+        """Load a rig file; start the simulator first if the rig has a ``simulator:`` section."""
+        path = Path(path)
+        config, digest = load_rig(path)
+        sim = None
+        if config.simulator is not None:
+            sim = SimProcess(path, config, defect=defect, speed=speed)
+            sim.start()
+            config = sim.wired_rig()
+            if speed is not None:
+                config = config.model_copy(update={"simulator": config.simulator.model_copy(
+                    update={"speed": speed})})  # fmt: skip
+        elif defect is not None:
+            raise ConfigError(f"{path}: --defect needs a simulated bench (a simulator: section)")
+        try:
+            return cls(config, base=path.parent, digest=digest, sim=sim, log_path=log_path)
+        except BaseException:
+            if sim is not None:
+                sim.stop()
+            raise
+
+    def close(self) -> None:
+        """All relays off, ports closed, simulator stopped; safe to call twice."""
+        for closer in reversed(self._closers):
+            with contextlib.suppress(Exception):  # closing goes on whatever one device does
+                closer.close()
+        self._closers.clear()
+        if self.sim is not None:
+            self.sim.stop()
+            self.sim = None
+
+    def __enter__(self) -> Rig:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- identity -------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def serial(self) -> str:
+        return self.meter.pan
+
+    def has(self, feature: str) -> bool:
+        return feature in self.config.features
+
+    def info(self, refresh: bool = False) -> dict[str, str]:
+        if self._info is None or refresh:
+            self._info = self.probe.info()
+        return self._info
+
+    def now(self) -> float:
+        """Meter time in seconds since the rig opened (wall time times the simulator speed)."""
+        return (time.monotonic() - self._t0) * self.speed
+
+    # -- tokens and keys ------------------------------------------------------------------
+    def _key_confirmed(self, key: str, deadline: float) -> bool:
+        try:
+            self.probe.expect(
+                "KEY", fields={"key": key}, timeout_s=max(0.0, deadline - time.monotonic())
+            )
+        except ReplyTimeout:
+            return False
+        return True
+
+    def result_timeout_s(self) -> float:
+        p = self.profile
+        return max(2.0, 5 * (p.processing_s + p.result_hold_s) / self.speed)
+
+    def enter_token(self, digits: str, *, via: str | None = None) -> TokenOutcome:
+        """Enter a token once (keypad or virtual carrier) and return the meter's result.
+
+        Never retried: entering a token twice is a replay, a test action of its own.
+        """
+        via = via or self.config.token_entry
+        self.settle()
+        self.probe.mark()
+        start = time.monotonic()
+        if via == "keypad":
+            if self.keypad is None:
+                raise ConfigError(f"rig {self.name} has no keypad: add relay_board and keypad")
+            self.keypad.type_token(digits, enter=not self.profile.keypad.auto_submit_at_20)
+        else:
+            self.probe.send_token(digits)
+        event = self.probe.expect("TOKEN_RESULT", lambda e: e.fields.get("code") != "16",
+                                  timeout_s=self.result_timeout_s())  # fmt: skip
+        return TokenOutcome.from_event(event, time.monotonic() - start)
+
+    def settle(self) -> None:
+        """Wait out the meter's result display, during which it ignores the keypad."""
+        hold = self.profile.result_hold_s / self.speed
+        if hold > 0:
+            time.sleep(hold)
+
+    def press(self, key: str) -> None:
+        if self.keypad is None:
+            self.probe.key(key)
+        else:
+            self.keypad.press(key)
+
+    # -- readback -------------------------------------------------------------------------
+    def read_credit(self) -> float:
+        """Credit in kWh."""
+        return self.probe.credit_kwh()
+
+    def read_relay(self) -> tuple[bool, str]:
+        """(closed, reason) as the meter reports it."""
+        return self.probe.relay()
+
+    def read_token_result(self) -> dict[str, int | str | None]:
+        return self.probe.token_result()
+
+    def read_tid_memory(self) -> list[int]:
+        return self.probe.tid_memory()
+
+    def read_lockout(self) -> Mapping[str, bool | float | int]:
+        return self.probe.lockout()
+
+    def wait_for(self, name: str, timeout_s: float | None = None, **fields: str) -> Event:
+        """Wait for a probe event (after the last mark) with these fields."""
+        return self.probe.expect(name, fields=fields or None,
+                                 timeout_s=timeout_s if timeout_s is not None else 5.0)  # fmt: skip
+
+    def mark(self) -> None:
+        self.probe.mark()
+
+    # -- bench ----------------------------------------------------------------------------
+    def _need(self, device: Any, feature: str) -> Any:
+        if device is None:
+            raise ConfigError(f"rig {self.name} lacks {feature}: the test should require it")
+        return device
+
+    def power_off(self) -> None:
+        self._need(self.ac_source, "power_control").output(False)
+
+    def power_on(self) -> None:
+        self._need(self.ac_source, "power_control").output(True)
+
+    def power_cycle(self, off_s: float = 0.5) -> None:
+        """Supply off, wait, on, and wait until the probe answers again."""
+        self.power_off()
+        time.sleep(off_s)
+        self.probe.mark()
+        self.power_on()
+        self.wait_for("POWER_UP", timeout_s=10.0)
+
+    def set_load(self, watts: float) -> None:
+        self._need(self.load, "load_control").set_power(watts)
+
+    def sense_relay(self) -> bool:
+        """Relay state from the DMM on the load side, independent of the probe."""
+        return self._need(self.dmm, "relay_sensing").read_ac_voltage() > RELAY_SENSE_V
+
+    def reset_state(self) -> None:
+        """Back to a known state: test firmware's RESET STATE, supply on, no load."""
+        if self.ac_source is not None:
+            self.power_on()
+        if self.load is not None:
+            self.set_load(0)
+        self.probe.reset_state()
+        self.probe.mark()
+
+    # -- simulator only -------------------------------------------------------------------
+    def sim_control(self, command: str) -> str:
+        """A command on the simulator's control port (fault injection); sim rigs only."""
+        if self.sim is None:
+            raise ConfigError(f"rig {self.name} is not a simulated bench")
+        host, port = self.sim.control_url.removeprefix("socket://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=2.0) as conn:
+            conn.sendall(command.encode() + b"\n")
+            reply = conn.makefile().readline().strip()
+        if not reply.startswith("OK"):
+            raise DeviceError(f"simulator control {command!r}: {reply}")
+        return reply.removeprefix("OK").strip()
