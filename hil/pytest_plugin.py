@@ -74,7 +74,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if marker is None:
         return
     rig = _rig_config(item.config)
-    missing = [f for f in marker.args if f not in rig.features]
+    have = [*rig.features, *(["fault_injection"] if rig.simulator else [])]
+    missing = [f for f in marker.args if f not in have]
     if missing:
         pytest.skip(f"rig {rig.name} lacks feature {', '.join(missing)}")
 

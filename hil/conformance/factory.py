@@ -61,12 +61,14 @@ class TokenFactory:
         value = derive_decoder_key(self._vk, pan or self.pan, info)
         return DecoderKey(value, info.ea, self._tables)
 
-    def with_key(self, info: KeyInfo) -> TokenFactory:
-        """A factory for the same meter after a key change to ``info`` (shares the TID cursor)."""
+    def with_key(self, info: KeyInfo, *, tid_start: int | None = None) -> TokenFactory:
+        """A factory for the same meter after a key change to ``info``. It shares the TID
+        cursor, unless ``tid_start`` starts a new one (a rollover to a new base date)."""
         other = TokenFactory(self.pan, info, self.derive(info), vending_key=self._vk,
-                             sta_tables=self._tables)  # fmt: skip
-        other._next_tid = self._next_tid
-        other._shared = self  # type: ignore[attr-defined]
+                             sta_tables=self._tables, tid_start=tid_start or 1)  # fmt: skip
+        if tid_start is None:
+            other._next_tid = self._next_tid
+            other._shared = self  # type: ignore[attr-defined]
         return other
 
     # -- TIDs ------------------------------------------------------------------------------

@@ -37,3 +37,37 @@ def inject(rig: Rig, oracle: Oracle, evidence: Evidence, case: Case, *,
             f"{expected.describe()} ({expected.detail or 'IEC 62055-41'})"
         )
     return observed
+
+
+def check_state(rig: Rig, oracle: Oracle, evidence: Evidence, what: str = "state") -> None:
+    """Compare credit, relay and TID memory with the oracle (after tokens or time passing)."""
+    oracle.advance()
+    model = oracle.model
+    credit = rig.read_credit()
+    relay_closed, reason = rig.read_relay()
+    tids = rig.read_tid_memory()
+    problems = []
+    if abs(credit - model.credit_wh / 1000) > CREDIT_TOLERANCE_KWH:
+        problems.append(f"credit {credit:.3f} kWh (expected {model.credit_wh / 1000:.3f})")
+    if relay_closed != model.relay_closed:
+        problems.append(f"relay {'closed' if relay_closed else 'open'} ({reason or 'no reason'}),"
+                        f" expected {'closed' if model.relay_closed else 'open'}"
+                        f" ({model.relay_reason or 'no reason'})")  # fmt: skip
+    if tids != model.tid_memory:
+        problems.append(
+            f"TID memory holds {len(tids)} TIDs, expected {len(model.tid_memory)}"
+            + (f" (first difference at {_first_diff(tids, model.tid_memory)})")
+        )
+    evidence.note(
+        f"{what}: credit {credit:.3f} kWh, relay {'closed' if relay_closed else 'open'},"
+        f" {len(tids)} TIDs in memory" + ("" if not problems else " - MISMATCH")
+    )
+    if problems:
+        raise ConformanceFailure(f"{what}: the meter shows {'; '.join(problems)}")
+
+
+def _first_diff(a: list[int], b: list[int]) -> str:
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return f"position {i}: {x} vs {y}"
+    return f"position {min(len(a), len(b))}"

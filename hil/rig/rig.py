@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,7 @@ class Rig:
         self.meter = config.meter
         self.profile: MeterProfile = load_profile(profile_path(config.meter.profile))
         self.speed = config.simulator.speed if config.simulator else 1.0
-        self._t0 = time.monotonic()
+        self._t0, self._base_time = time.monotonic(), 0.0
         self._closers: list[Any] = []
         res = config.resources
         assert res.probe is not None
@@ -161,7 +161,12 @@ class Rig:
         return self.meter.pan
 
     def has(self, feature: str) -> bool:
-        return feature in self.config.features
+        return feature in self.features
+
+    @property
+    def features(self) -> list[str]:
+        """The rig file's features, plus fault_injection on the simulated bench."""
+        return [*self.config.features, *(["fault_injection"] if self.sim else [])]
 
     def info(self, refresh: bool = False) -> dict[str, str]:
         if self._info is None or refresh:
@@ -170,7 +175,26 @@ class Rig:
 
     def now(self) -> float:
         """Meter time in seconds since the rig opened (wall time times the simulator speed)."""
-        return (time.monotonic() - self._t0) * self.speed
+        return self._base_time + (time.monotonic() - self._t0) * self.speed
+
+    @contextlib.contextmanager
+    def accelerate(self, factor: float) -> Iterator[None]:
+        """Run the simulator's clock ``factor`` times faster inside the block (a real bench
+        runs at its own pace: nothing changes there)."""
+        if self.sim is None or factor == 1:
+            yield
+            return
+        normal = self.speed
+        self._set_speed(normal * factor)
+        try:
+            yield
+        finally:
+            self._set_speed(normal)
+
+    def _set_speed(self, speed: float) -> None:
+        self._base_time, self._t0 = self.now(), time.monotonic()
+        self.speed = speed
+        self.sim_control(f"speed {speed:g}")
 
     # -- tokens and keys ------------------------------------------------------------------
     def _key_confirmed(self, key: str, deadline: float) -> bool:
@@ -278,6 +302,24 @@ class Rig:
             self.set_load(0)
         self.probe.reset_state()
         self.probe.mark()
+
+    def cut_power_during_processing(self, digits: str, restore_after_s: float = 0.5) -> None:
+        """Enter ``digits`` and lose the supply half-way through the meter's processing."""
+        if self.sim is not None:
+            self.sim_control(f"powerloss processing restore {restore_after_s * self.speed:g}")
+            self.probe.mark()
+            self.keypad.type_token(digits) if self.keypad else self.probe.send_token(digits)
+        else:
+            ac = self._need(self.ac_source, "power_control")
+            keys = self._need(self.keypad, "keypad")
+            keys.type_token(digits, enter=False)
+            keys.press("ENTER")
+            time.sleep(self.profile.processing_s / 2 / self.speed)
+            ac.output(False)
+            time.sleep(restore_after_s)
+            self.probe.mark()
+            ac.output(True)
+        self.wait_for("POWER_UP", timeout_s=10.0)
 
     # -- simulator only -------------------------------------------------------------------
     def sim_control(self, command: str) -> str:

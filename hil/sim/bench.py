@@ -151,7 +151,6 @@ class SimBench:
         timing = model.profile.keypad
         self._debounce = (timing.debounce_s, timing.min_press_s)
         self.decoder = KeypadDecoder(keymap, *self._debounce)
-        self._factory = model.clone()  # the state RESET STATE returns to
         self.probe = ProbeServer(model, reset=self._factory_reset)
         self.physics = MeterPhysics(model, self._publish)
         self.ac_source = AcSource(self.physics)
@@ -226,11 +225,7 @@ class SimBench:
 
     def _factory_reset(self, at: float) -> list:
         """Test firmware's RESET STATE: back to the state the bench started with."""
-        fresh = self._factory.clone()
-        events = fresh.advance(at) if at > fresh.now else []
-        self.model = self.probe.model = self.physics.model = fresh
-        fresh.set_load(self.physics._setpoint_w, at)
-        return events
+        return self.model.factory_reset(at)
 
     def set_keypad_slowdown(self, factor: float) -> None:
         """Fault: a slow keypad scanner needs presses ``factor`` times longer."""

@@ -1,0 +1,39 @@
+"""Credit transfer: acceptance per register, amount boundaries, overflow."""
+
+import pytest
+
+from hil.conformance.steps import check_state, inject
+
+# (units of 0.1 kWh, why): each side of every exponent boundary of the amount field.
+BOUNDARIES = [
+    (1, "smallest amount"),
+    (16383, "largest exponent 0"),
+    (16384, "first exponent 1"),
+    (20000, "rounded up to 20004"),
+    (180223, "just below exponent 2 (rounds up)"),
+    (180224, "first exponent 2"),
+    (1818623, "just below exponent 3 (rounds up)"),
+    (1818624, "first exponent 3"),
+]
+
+
+@pytest.mark.clause("CREDIT-ACCEPT", "CREDIT-FUNCTION")
+@pytest.mark.parametrize("kind", [0, 1, 2, 3], ids=["electricity", "water", "gas", "time"])
+def test_credit_for_each_register(rig, tokens, oracle, evidence, kind):
+    """Supported registers accept credit; the others answer Function."""
+    inject(rig, oracle, evidence, tokens.credit(100, kind=kind))
+
+
+@pytest.mark.clause("AMOUNT-ENCODING", "CREDIT-ACCEPT")
+@pytest.mark.parametrize(("units", "why"), BOUNDARIES, ids=[str(u) for u, _ in BOUNDARIES])
+def test_amount_boundary(rig, tokens, oracle, evidence, units, why, bulk):
+    inject(rig, oracle, evidence, tokens.credit(units), via=bulk)
+    check_state(rig, oracle, evidence, f"after {units / 10:g} kWh ({why})")
+
+
+@pytest.mark.clause("CREDIT-OVERFLOW")
+def test_credit_overflow_is_refused(rig, tokens, oracle, evidence, bulk):
+    inject(rig, oracle, evidence, tokens.credit(1818624), via=bulk)
+    # The register holds 999 999.9 kWh: the largest token amount cannot fit on top.
+    inject(rig, oracle, evidence, tokens.credit(18201624), via=bulk)
+    check_state(rig, oracle, evidence)
