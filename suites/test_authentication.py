@@ -1,4 +1,4 @@
-"""Authentication: tokens for another key, meter or identity, and mistyped tokens, are CRC errors."""
+"""Authentication: tokens for another key, meter or identity, or mistyped, are CRC errors."""
 
 import pytest
 

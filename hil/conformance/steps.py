@@ -18,8 +18,9 @@ def inject(rig: Rig, oracle: Oracle, evidence: Evidence, case: Case, *,
            via: str | None = None, check_relay: bool = True) -> TokenOutcome:  # fmt: skip
     """Enter ``case`` once and check result code, credit change and relay against the oracle."""
     before = rig.read_credit()
-    expected: Expectation = oracle.expect(case.digits)
     observed = rig.enter_token(case.digits, via=via)
+    # Asked when the result arrives: the meter decided at the end of entry, not its start.
+    expected: Expectation = oracle.expect(case.digits)
     after = rig.read_credit()
     relay_closed, _reason = rig.read_relay()
     delta = after - before

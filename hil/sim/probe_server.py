@@ -163,6 +163,9 @@ class ProbeServer:
             return self._dispatch(request, at)
         except _ArgError as exc:
             return [p.format_error(request.seq, p.ERR_BAD_ARGUMENT, f"bad argument: {exc}")]
+        except Exception as exc:  # a simulator bug must show, not look like a silent probe
+            text = f"internal error: {exc.__class__.__name__}: {exc}"[:200]
+            return [p.format_error(request.seq, p.ERR_NOT_ALLOWED, text.replace("\n", " "))]
 
     def _dispatch(self, r: p.Request, at: float) -> list[str]:
         words = [a.upper() for a in r.args]
@@ -189,7 +192,7 @@ class ProbeServer:
                     {
                         "active": remaining > 0,
                         "remaining_s": f"{remaining:.3f}",
-                        "rejects": self.model.lockout_rejects,
+                        "rejects": self.model.consecutive_rejects,
                     }
                 )
             if what == "EVENTS" and len(words) == 3 and words[1] == "SINCE":

@@ -38,17 +38,18 @@ def test_lockout_after_n_rejects_doubles_and_resets() -> None:
     events = m.advance(1.2 + base)
     assert names(events) == ["LOCKOUT_END"]
     # the count is kept: the next reject locks for twice as long
-    m.enter_token(BAD, 2.0)
-    assert m.locked_out_until == pytest.approx(2.0 + 2 * base)
-    m.advance(2.0 + 2 * base)
-    m.enter_token(BAD, 3.0)
-    assert m.locked_out_until == pytest.approx(3.0 + 4 * base)
-    m.advance(3.0 + 4 * base)
+    t = 1.2 + base + 0.5
+    m.enter_token(BAD, t)
+    assert m.locked_out_until == pytest.approx(t + 2 * base)
+    t += 2 * base + 0.5
+    m.enter_token(BAD, t)
+    assert m.locked_out_until == pytest.approx(t + 4 * base)
+    t += 4 * base + 0.5
     # an accepted token resets the count: two more rejects do not lock
-    assert m.enter_token(credit(TID0), 5.0).result is R.ACCEPT
+    assert m.enter_token(credit(TID0), t).result is R.ACCEPT
     assert m.consecutive_rejects == 0
-    m.enter_token(BAD, 5.1)
-    m.enter_token(BAD, 5.2)
+    m.enter_token(BAD, t + 0.1)
+    m.enter_token(BAD, t + 0.2)
     assert m.locked_out_until is None
 
 

@@ -29,7 +29,7 @@ def test_fast_profile_has_the_same_rules_and_shorter_timings() -> None:
     for name in rules:
         assert getattr(FAST, name) == getattr(REALISTIC, name), name
     assert FAST.lockout.after_rejects == REALISTIC.lockout.after_rejects
-    assert FAST.lockout.base_s == 0.2
+    assert FAST.lockout.base_s == 1.0
     # The key change window must outlast typing a 4-section set on the simulated keypad.
     assert FAST.kct_timeout_s > 4 * FAST.typing_time_s()
     assert FAST.lockout.max_s / FAST.lockout.base_s == REALISTIC.lockout.max_s / 10.0
