@@ -85,7 +85,7 @@ class Rig:
         if res.relay_board is not None and res.keypad is not None:
             board = res.relay_board
             self.relay = make_relay(board.kind, _serial_url(board), channels=board.channels,
-                                    timeout_s=board.timeout_s)  # fmt: skip
+                                    timeout_s=board.timeout_s, spacing_s=board.min_spacing_s)  # fmt: skip
             self._closers.append(self.relay)
             timing = self.profile.keypad
             self.keypad = KeypadDriver(
@@ -105,6 +105,7 @@ class Rig:
             if inst.load:
                 self.load = visa.ReferenceLoadDriver(*self._visa(visa, inst.load))
         self._info: dict[str, str] | None = None
+        self._result_at = 0.0  # when the last token result arrived
 
     def _visa(self, visa: Any, res: Any) -> tuple[Any, Any]:
         handle = visa.open_resource(res.resource, backend=res.backend, timeout_s=res.timeout_s)
@@ -227,13 +228,14 @@ class Rig:
             self.probe.send_token(digits)
         event = self.probe.expect("TOKEN_RESULT", lambda e: e.fields.get("code") != "16",
                                   timeout_s=self.result_timeout_s())  # fmt: skip
-        return TokenOutcome.from_event(event, time.monotonic() - start)
+        self._result_at = time.monotonic()
+        return TokenOutcome.from_event(event, self._result_at - start)
 
     def settle(self) -> None:
-        """Wait out the meter's result display, during which it ignores the keypad."""
-        hold = self.profile.result_hold_s / self.speed
-        if hold > 0:
-            time.sleep(hold)
+        """Wait out what is left of the meter's result display (it ignores keys meanwhile)."""
+        rest = self._result_at + self.profile.result_hold_s / self.speed - time.monotonic()
+        if rest > 0:
+            time.sleep(rest)
 
     def press(self, key: str) -> None:
         if self.keypad is None:

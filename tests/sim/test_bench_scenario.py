@@ -166,10 +166,12 @@ def test_power_off_makes_the_probe_silent_and_keeps_credit(bench):
     try:
         assert "SIM" in source.query("*IDN?").upper() or source.query("*IDN?")
         source.write("OUTP OFF")
+        assert source.query("OUTP?").strip() in ("0", "OFF")
         probe.seq += 1
         probe.port.write((p.format_request(probe.seq, "PING") + "\n").encode())
         assert probe.port.readline() == b""  # a dead meter says nothing
         source.write("OUTP ON")
+        assert source.query("OUTP?").strip() in ("1", "ON")  # a query waits until it is applied
         assert probe.request("GET", "CREDIT")["credit_kwh"] == "25.600"
         probe.wait_event("POWER_UP")
     finally:

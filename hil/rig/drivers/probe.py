@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Literal, Self
+from typing import IO, Literal, NoReturn, Self
 
 import serial
 
@@ -336,8 +336,11 @@ class ProbeClient:
                     raise self._refused(what, reply)
                 if self._failure is not None and reply is None:
                     raise self._absent()
-                outcomes.append("garbled" if reply is not None or waiter.garbled else "silent")
-        return self._give_up(what, timeout, outcomes, idempotent)
+                if reply is not None:
+                    outcomes.append("ERR 3")  # the meter could not read the request
+                else:
+                    outcomes.append("garbled" if waiter.garbled else "silent")
+        self._give_up(what, timeout, outcomes, idempotent)
 
     def _send(self, words: list[str], what: str, collect: bool) -> _Waiter:
         with self._cond:
@@ -397,13 +400,13 @@ class ProbeClient:
 
     def _give_up(
         self, what: str, timeout: float, outcomes: list[str], idempotent: bool
-    ) -> tuple[Reply, list[Event]]:
+    ) -> NoReturn:
         tried = (
             f"{len(outcomes)} attempts: {', '.join(outcomes)}"
             if idempotent
             else "sent once, never retried: sending it again could repeat its effect"
         )
-        if outcomes[-1] == "garbled":
+        if outcomes[-1] != "silent":
             raise GarbledReply(
                 f"probe at {self.url} gave no readable reply to {what!r} within {timeout} s "
                 f"({tried}): check the cable, the baud rate and electrical noise on the link"
