@@ -38,11 +38,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--defect", default=None, help="simulated meter defect profile (sim rigs)")
     group.addoption("--rig-speed", type=float, default=None, help="simulator clock speed")
     group.addoption("--probe-log", default=None, help="append the probe log to this file")
+    group.addoption(
+        "--clause",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run only tests covering this requirement id (repeatable)",
+    )
+    group.addoption(
+        "--hil-journal",
+        default=None,
+        metavar="FILE",
+        help="append one JSON line per finished test to FILE (flushed at once)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "clause(*ids): requirement clauses a test covers")
     config.addinivalue_line("markers", "requires(*features): rig features the test needs")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wanted = set(config.getoption("clause"))
+    if not wanted:
+        return
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("clause")
+        (keep if marker and wanted & set(marker.args) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def _rig_path(config: pytest.Config) -> Path:
@@ -155,6 +181,53 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
                                          "notes": ev.notes})))  # fmt: skip
     if call.excinfo is not None and call.excinfo.errisinstance(BenchFault):
         report.user_properties.append(("hil_verdict", "error"))
+
+
+def _verdict(report: pytest.TestReport) -> str:
+    if ("hil_verdict", "error") in report.user_properties:
+        return "error"
+    if report.skipped:
+        return "skip"
+    if report.failed:
+        return "fail" if report.when == "call" else "error"
+    return "pass"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Journal: one line per test once its verdict is known (call, or a failed setup/skip)."""
+    path = getattr(pytest_runtest_logreport, "journal", None)
+    if path is None:
+        return
+    if (
+        report.when == "call"
+        or (report.when == "setup" and not report.passed)
+        or (report.when == "teardown" and report.failed)
+    ):
+        props = dict(report.user_properties)
+        line = {
+            "event": "test", "nodeid": report.nodeid, "verdict": _verdict(report),
+            "phase": report.when, "duration_s": round(report.duration, 3),
+            "clauses": json.loads(props.get("hil_clauses", "[]")),
+            "evidence": json.loads(props.get("hil_evidence", "null")),
+            "message": _short(report),
+        }  # fmt: skip
+        with open(path, "a") as handle:
+            handle.write(json.dumps(line) + "\n")
+            handle.flush()
+
+
+def _short(report: pytest.TestReport) -> str:
+    if report.passed:
+        return ""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2])
+    crash = getattr(report.longrepr, "reprcrash", None)
+    return crash.message if crash is not None else str(report.longrepr)[-500:]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    journal = session.config.getoption("hil_journal")
+    pytest_runtest_logreport.journal = journal  # type: ignore[attr-defined]
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):  # type: ignore[no-untyped-def]

@@ -111,8 +111,7 @@ def test_tid_rollover_key_change(rig, tokens, oracle, evidence, backwards, bulk)
     old_credit = tokens.credit(50)
     inject(rig, oracle, evidence, old_credit, via=bulk)
     inject(rig, oracle, evidence, tokens.credit(50), via=bulk)
-    new = dataclasses.replace(tokens.info, krn=tokens.info.krn % 9 + 1,
-                              base_year=NEXT_BASE[base])
+    new = dataclasses.replace(tokens.info, krn=tokens.info.krn % 9 + 1, base_year=NEXT_BASE[base])
     after = tokens.with_key(new, tid_start=1000)  # TIDs count from the new base date
     early = after.credit(30)
     inject(rig, oracle, evidence, early)  # refused before the key change

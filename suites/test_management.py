@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from hil.conformance.steps import check_state, inject
+from hil.conformance.steps import await_meter_event, check_state, inject
 
 
 def _credit(rig, tokens, oracle, evidence, units=1000):
@@ -21,7 +21,9 @@ def test_maximum_power_limit(rig, tokens, oracle, evidence, load_w):
     rig.set_load(load_w)
     oracle.set_load(load_w)
     if load_w > 1000:
-        rig.wait_for("RELAY_CHANGED", relay="open", reason="power_limit")
+        await_meter_event(
+            rig, oracle, evidence, "RELAY_CHANGED", relay="open", reason="power_limit"
+        )
     else:
         time.sleep(0.2 / rig.speed)
     check_state(rig, oracle, evidence, f"with {load_w} W against a 1000 W limit")
@@ -43,7 +45,7 @@ def test_clear_tamper_restores_supply(rig, tokens, oracle, evidence):
     rig.mark()
     rig.sim_control("tamper")
     oracle.model.tamper(oracle.model.now)
-    rig.wait_for("RELAY_CHANGED", relay="open", reason="tamper")
+    await_meter_event(rig, oracle, evidence, "RELAY_CHANGED", relay="open", reason="tamper")
     check_state(rig, oracle, evidence, "tampered")
     inject(rig, oracle, evidence, tokens.clear_tamper())
     check_state(rig, oracle, evidence, "after ClearTamperCondition")
@@ -54,10 +56,21 @@ def test_clear_tamper_restores_supply(rig, tokens, oracle, evidence):
 def test_meter_test_token(rig, tokens, oracle, evidence, test):
     _credit(rig, tokens, oracle, evidence, 100)
     rig.mark()
-    inject(rig, oracle, evidence, tokens.meter_test(*([] if test == "all" else [test])),
-           check_relay=False)  # the load-switch test opens the relay for a while
-    rig.wait_for("TEST_STARTED")
-    rig.wait_for("TEST_ENDED", timeout_s=5 + 2 * rig.profile.load_switch_test_s / rig.speed)
+    inject(
+        rig,
+        oracle,
+        evidence,
+        tokens.meter_test(*([] if test == "all" else [test])),
+        check_relay=False,
+    )  # the load-switch test opens the relay for a while
+    await_meter_event(rig, oracle, evidence, "TEST_STARTED")
+    await_meter_event(
+        rig,
+        oracle,
+        evidence,
+        "TEST_ENDED",
+        timeout_s=5 + 2 * rig.profile.load_switch_test_s / rig.speed,
+    )
     time.sleep(0.05)
     check_state(rig, oracle, evidence, "after the test")
 

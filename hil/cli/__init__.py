@@ -30,11 +30,12 @@ def main() -> None:
 
 def _register() -> None:
     from hil.cli.key_cmd import key
+    from hil.cli.selftest_cmd import selftest
     from hil.cli.sim_cmd import sim
     from hil.cli.token_cmd import token
     from hil.cli.vectors_cmd import vectors
 
-    for command in (token, key, vectors, sim):
+    for command in (token, key, vectors, sim, selftest):
         main.add_command(command)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hil.conformance.evidence import Evidence
 from hil.conformance.factory import Case
 from hil.conformance.oracle import Expectation, Oracle
+from hil.errors import ReplyTimeout
 from hil.rig.rig import Rig, TokenOutcome
 
 CREDIT_TOLERANCE_KWH = 0.0015  # register resolution (0.001 kWh) plus rounding
@@ -72,3 +73,18 @@ def _first_diff(a: list[int], b: list[int]) -> str:
         if x != y:
             return f"position {i}: {x} vs {y}"
     return f"position {min(len(a), len(b))}"
+
+
+def await_meter_event(rig: Rig, oracle: Oracle, evidence: Evidence, name: str, *,
+                      timeout_s: float = 5.0, **fields: str) -> None:  # fmt: skip
+    """Wait for an event the *meter* must produce. If it never comes, that is the meter's
+    failure (checked against the oracle), not a bench fault."""
+    try:
+        rig.wait_for(name, timeout_s=timeout_s, **fields)
+    except ReplyTimeout:
+        wanted = " ".join(f"{k}={v}" for k, v in fields.items())
+        check_state(rig, oracle, evidence, f"no {name} {wanted} within {timeout_s:g} s")
+        raise ConformanceFailure(
+            f"the meter never reported {name} {wanted} within {timeout_s:g} s, although its "
+            "state matches the oracle: it must report state changes on its probe"
+        ) from None

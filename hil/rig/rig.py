@@ -51,23 +51,35 @@ class TokenOutcome:
         code = num("code")
         if code is None or code > 16:
             raise DeviceError(f"probe reported token result {event.fields.get('code')!r}")
-        return cls(TokenResult(code), num("tid"), num("class"), num("subclass"), num("amount"),
-                   elapsed)  # fmt: skip
+        return cls(
+            TokenResult(code), num("tid"), num("class"), num("subclass"), num("amount"), elapsed
+        )
 
 
 def _serial_url(res: SerialResource) -> str:
     if res.url is not None:
         return res.url
     assert res.usb is not None
-    return find_port(serial_number=res.usb.serial_number, location=res.usb.location,
-                     vid=res.usb.vid, pid=res.usb.pid)  # fmt: skip
+    return find_port(
+        serial_number=res.usb.serial_number,
+        location=res.usb.location,
+        vid=res.usb.vid,
+        pid=res.usb.pid,
+    )
 
 
 class Rig:
     """A bench, opened. Use ``Rig.open(path)`` as a context manager."""
 
-    def __init__(self, config: RigConfig, *, base: Path, digest: str = "",
-                 sim: SimProcess | None = None, log_path: Path | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: RigConfig,
+        *,
+        base: Path,
+        digest: str = "",
+        sim: SimProcess | None = None,
+        log_path: Path | None = None,
+    ) -> None:
         self.config, self.base, self.digest, self.sim = config, base, digest, sim
         self.meter = config.meter
         self.profile: MeterProfile = load_profile(profile_path(config.meter.profile))
@@ -77,22 +89,34 @@ class Rig:
         res = config.resources
         assert res.probe is not None
         self.probe_log = ProbeLog(log_path) if log_path else ProbeLog()
-        self.probe = ProbeClient(_serial_url(res.probe), timeout_s=res.probe.timeout_s,
-                                 log=self.probe_log, baudrate=res.probe.baudrate)  # fmt: skip
+        self.probe = ProbeClient(
+            _serial_url(res.probe),
+            timeout_s=res.probe.timeout_s,
+            log=self.probe_log,
+            baudrate=res.probe.baudrate,
+        )
         self._closers.append(self.probe)
         self.relay: RelayDriver | None = None
         self.keypad: KeypadDriver | None = None
         if res.relay_board is not None and res.keypad is not None:
             board = res.relay_board
-            self.relay = make_relay(board.kind, _serial_url(board), channels=board.channels,
-                                    timeout_s=board.timeout_s, spacing_s=board.min_spacing_s)  # fmt: skip
+            self.relay = make_relay(
+                board.kind,
+                _serial_url(board),
+                channels=board.channels,
+                timeout_s=board.timeout_s,
+                spacing_s=board.min_spacing_s,
+            )
             self._closers.append(self.relay)
             timing = self.profile.keypad
             self.keypad = KeypadDriver(
-                self.relay, res.keypad.contacts(),
-                press_s=timing.press_s / self.speed, release_s=timing.release_s / self.speed,
-                verify=self._key_confirmed, verify_timeout_s=max(1.0, 10 * timing.press_s),
-            )  # fmt: skip
+                self.relay,
+                res.keypad.contacts(),
+                press_s=timing.press_s / self.speed,
+                release_s=timing.release_s / self.speed,
+                verify=self._key_confirmed,
+                verify_timeout_s=max(1.0, 10 * timing.press_s),
+            )
         self.ac_source = self.dmm = self.load = None
         inst = res.instruments
         if inst.ac_source or inst.dmm or inst.load:
@@ -114,8 +138,14 @@ class Rig:
 
     # -- opening and closing -------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path, *, defect: str | None = None, log_path: Path | None = None,
-             speed: float | None = None) -> Rig:  # fmt: skip
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        defect: str | None = None,
+        log_path: Path | None = None,
+        speed: float | None = None,
+    ) -> Rig:
         """Load a rig file; start the simulator first if the rig has a ``simulator:`` section."""
         path = Path(path)
         config, digest = load_rig(path)
@@ -125,8 +155,9 @@ class Rig:
             sim.start()
             config = sim.wired_rig()
             if speed is not None:
-                config = config.model_copy(update={"simulator": config.simulator.model_copy(
-                    update={"speed": speed})})  # fmt: skip
+                config = config.model_copy(
+                    update={"simulator": config.simulator.model_copy(update={"speed": speed})}
+                )
         elif defect is not None:
             raise ConfigError(f"{path}: --defect needs a simulated bench (a simulator: section)")
         try:
@@ -226,8 +257,11 @@ class Rig:
             self.keypad.type_token(digits, enter=not self.profile.keypad.auto_submit_at_20)
         else:
             self.probe.send_token(digits)
-        event = self.probe.expect("TOKEN_RESULT", lambda e: e.fields.get("code") != "16",
-                                  timeout_s=self.result_timeout_s())  # fmt: skip
+        event = self.probe.expect(
+            "TOKEN_RESULT",
+            lambda e: e.fields.get("code") != "16",
+            timeout_s=self.result_timeout_s(),
+        )
         self._result_at = time.monotonic()
         return TokenOutcome.from_event(event, self._result_at - start)
 
@@ -263,8 +297,9 @@ class Rig:
 
     def wait_for(self, name: str, timeout_s: float | None = None, **fields: str) -> Event:
         """Wait for a probe event (after the last mark) with these fields."""
-        return self.probe.expect(name, fields=fields or None,
-                                 timeout_s=timeout_s if timeout_s is not None else 5.0)  # fmt: skip
+        return self.probe.expect(
+            name, fields=fields or None, timeout_s=timeout_s if timeout_s is not None else 5.0
+        )
 
     def mark(self) -> None:
         self.probe.mark()

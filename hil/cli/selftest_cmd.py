@@ -1,0 +1,114 @@
+"""``hil selftest``: run the suites against every defect profile; print the matrix."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from hil.paths import REPO_ROOT
+
+
+def _short(nodeid: str) -> str:
+    """suites/test_tid.py::test_x[sim:600727...-in-order] -> test_tid::test_x[in-order]"""
+    path, _, name = nodeid.partition("::")
+    base, _, params = name.partition("[")
+    params = params.rstrip("]").partition("-")[2] if "-" in params else ""
+    return f"{Path(path).stem}::{base}" + (f"[{params}]" if params else "")
+
+
+@click.command()
+@click.option(
+    "--defect",
+    "defects",
+    multiple=True,
+    metavar="NAME",
+    help="Only these profiles (repeatable); default: all, plus the conforming meter.",
+)
+@click.option(
+    "--quick", is_flag=True, help="Per defect, run only the tests of the requirements it violates."
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 16),
+    default=4,
+    show_default=True,
+    help="Profiles run at the same time.",
+)
+@click.option(
+    "--rig",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Simulated rig file (default rigs/sim.yaml).",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the matrix and every test verdict as JSON.",
+)
+def selftest(defects: tuple[str, ...], quick: bool, jobs: int, rig: Path | None,
+             json_out: Path | None) -> None:  # fmt: skip
+    """Prove the suites catch non-conforming meters: every defect profile must fail a test of
+    the rule it breaks, and the conforming meter must pass everything. Exit 1 otherwise."""
+    from hil.conformance.catalogue import load_catalogue
+    from hil.meter.defects import Defect
+    from hil.selftest import CONFORMING, ProfileRun, run_selftest
+    from hil.sim.build import parse_defect
+
+    for name in defects:
+        parse_defect(name)  # one-line error for an unknown name
+    profiles = [CONFORMING, *(defects or [d.value for d in Defect])]
+    console = Console(stderr=True)
+    start = time.monotonic()
+    done: list[ProfileRun] = []
+
+    def progress(run: ProfileRun) -> None:
+        done.append(run)
+        mark = "ok" if run.ok else "PROBLEM"
+        console.print(f"[{len(done)}/{len(profiles)}] {run.profile}: {len(run.tests)} tests, "
+                      f"{len(run.failed)} failed, {len(run.errors)} errors - {mark} "
+                      f"({time.monotonic() - start:.0f} s)")  # fmt: skip
+
+    console.print(
+        f"hil selftest: {len(profiles)} profiles, {jobs} at a time"
+        + (" (quick: only the tests of each defect's requirements)" if quick else "")
+    )
+    runs = run_selftest(load_catalogue(), profiles, suites=REPO_ROOT / "suites", rig=rig,
+                        jobs=jobs, quick=quick, progress=progress)  # fmt: skip
+
+    table = Table(title="Defect profiles x detecting tests", show_lines=True)
+    table.add_column("profile", no_wrap=True)
+    table.add_column("breaks")
+    table.add_column("detected by (failing tests of those requirements)")
+    table.add_column("verdict", no_wrap=True)
+    for run in runs:
+        if run.profile == CONFORMING:
+            status = "[green]passes all[/]" if run.ok else "[red]FAILS[/]"
+            detail = (f"{len(run.tests)} tests; "
+                      + ", ".join(_short(t["nodeid"]) for t in run.failed + run.errors)
+                      if not run.ok else f"{len(run.tests)} tests passed")  # fmt: skip
+            table.add_row(run.profile, "-", detail or run.stderr_tail, status)
+            continue
+        names = sorted({_short(t["nodeid"]) for t in run.detecting})
+        status = "[green]detected[/]" if run.ok else "[red]MISSED[/]"
+        detail = "\n".join(names) if names else (run.stderr_tail or "no failing test")
+        table.add_row(run.profile, ", ".join(sorted(run.expected)), detail, status)
+    Console().print(table)
+    missed = [r.profile for r in runs if not r.ok]
+    summary = (f"{len(runs) - len(missed)} of {len(runs)} profiles as required"
+               f" in {time.monotonic() - start:.0f} s")  # fmt: skip
+    click.echo(summary if not missed else f"{summary}; NOT as required: {', '.join(missed)}")
+    if json_out is not None:
+        json_out.write_text(json.dumps([{
+            "profile": r.profile, "ok": r.ok, "breaks": sorted(r.expected),
+            "detected_by": [t["nodeid"] for t in r.detecting],
+            "tests": [{k: t[k] for k in ("nodeid", "verdict", "clauses", "message")}
+                      for t in r.tests],
+        } for r in runs], indent=2) + "\n")  # fmt: skip
+    sys.exit(1 if missed else 0)

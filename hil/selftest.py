@@ -1,0 +1,124 @@
+"""Does the harness catch broken meters? Run the suites against every defect profile.
+
+Each profile runs the suites against a simulated meter that breaks one rule. A profile is
+*detected* when at least one test fails (a meter failure, not a bench error) whose
+requirement is one the profile violates (fixtures/requirements.yaml ``violated_by``). The
+conforming meter must pass everything. Runs are separate pytest processes, several at a
+time: a conformance run mostly waits on the meter, so they overlap well.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hil.conformance.catalogue import Catalogue
+from hil.paths import REPO_ROOT
+
+CONFORMING = "conforming"
+
+
+@dataclass
+class ProfileRun:
+    profile: str
+    expected: set[str]  # requirement ids the profile violates
+    tests: list[dict] = field(default_factory=list)
+    returncode: int = 0
+    stderr_tail: str = ""
+
+    @property
+    def failed(self) -> list[dict]:
+        return [t for t in self.tests if t["verdict"] == "fail"]
+
+    @property
+    def errors(self) -> list[dict]:
+        return [t for t in self.tests if t["verdict"] == "error"]
+
+    @property
+    def detecting(self) -> list[dict]:
+        """Failing tests whose requirements include one this profile breaks."""
+        return [t for t in self.failed if self.expected & set(t["clauses"])]
+
+    @property
+    def ok(self) -> bool:
+        if not self.tests:
+            return False
+        if self.profile == CONFORMING:
+            return not self.failed and not self.errors
+        return bool(self.detecting)
+
+
+def pytest_command(
+    profile: str, journal: Path, suites: Path, rig: Path | None, clauses: set[str]
+) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(suites),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        "--hil-journal",
+        str(journal),
+        "-o",
+        "addopts=",
+    ]
+    if profile != CONFORMING:
+        cmd += ["--defect", profile]
+    if rig is not None:
+        cmd += ["--rig", str(rig)]
+    for clause in sorted(clauses):
+        cmd += ["--clause", clause]
+    return cmd
+
+
+def run_profile(
+    profile: str, expected: set[str], *, suites: Path, rig: Path | None, quick: bool
+) -> ProfileRun:
+    run = ProfileRun(profile, expected)
+    with tempfile.TemporaryDirectory(prefix="hil-selftest-") as tmp:
+        journal = Path(tmp) / "journal.jsonl"
+        clauses = expected if quick and profile != CONFORMING else set()
+        proc = subprocess.run(
+            pytest_command(profile, journal, suites, rig, clauses),
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+            timeout=1800,
+        )
+        run.returncode = proc.returncode
+        lines = (proc.stdout + proc.stderr).strip().splitlines()
+        run.stderr_tail = lines[-1] if lines else ""
+        if journal.exists():
+            run.tests = [json.loads(line) for line in journal.read_text().splitlines() if line]
+    return run
+
+
+def run_selftest(
+    catalogue: Catalogue,
+    profiles: list[str],
+    *,
+    suites: Path,
+    rig: Path | None = None,
+    jobs: int = 4,
+    quick: bool = False,
+    progress: Callable[[ProfileRun], None] | None = None,
+) -> list[ProfileRun]:
+    def one(profile: str) -> ProfileRun:
+        expected = set() if profile == CONFORMING else catalogue.violated_by(profile)
+        result = run_profile(profile, expected, suites=suites, rig=rig, quick=quick)
+        if progress:
+            progress(result)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(one, profiles))
