@@ -91,8 +91,9 @@ def rig_label(rig: RigConfig) -> str:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "_hil_rig" in metafunc.fixturenames:
         rig = _rig_config(metafunc.config)
-        metafunc.parametrize("_hil_rig", [rig_label(rig)], ids=[rig_label(rig)],
-                             indirect=True, scope="session")  # fmt: skip
+        metafunc.parametrize(
+            "_hil_rig", [rig_label(rig)], ids=[rig_label(rig)], indirect=True, scope="session"
+        )
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -110,9 +111,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def _hil_rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
     config = request.config
     log = config.getoption("probe_log")
-    with Rig.open(_rig_path(config), defect=config.getoption("defect"),
-                  speed=config.getoption("rig_speed"),
-                  log_path=Path(log) if log else None) as rig:  # fmt: skip
+    with Rig.open(
+        _rig_path(config),
+        defect=config.getoption("defect"),
+        speed=config.getoption("rig_speed"),
+        log_path=Path(log) if log else None,
+    ) as rig:
         yield rig
 
 
@@ -134,11 +138,19 @@ def tokens(rig: Rig, request: pytest.FixtureRequest) -> TokenFactory:
     spec = rig.meter
     cursor = request.config.stash.setdefault(_CURSOR_KEY, {})
     start = cursor.get("tid") or tid_from_datetime(datetime.now(UTC), spec.base_date)
-    vk = spec.vending_key.load("vending key", (160,) if spec.dkga == 4 else (64, 128),
-                               rig.base) if spec.vending_key else None  # fmt: skip
-    factory = TokenFactory(spec.meter_pan, spec.key_info, spec.load_decoder_key(rig.base),
-                           vending_key=vk, tid_start=start,
-                           sta_tables=spec.tables(rig.base))  # fmt: skip
+    vk = (
+        spec.vending_key.load("vending key", (160,) if spec.dkga == 4 else (64, 128), rig.base)
+        if spec.vending_key
+        else None
+    )
+    factory = TokenFactory(
+        spec.meter_pan,
+        spec.key_info,
+        spec.load_decoder_key(rig.base),
+        vending_key=vk,
+        tid_start=start,
+        sta_tables=spec.tables(rig.base),
+    )
     yield factory
     cursor["tid"] = factory.cursor + 10
 
@@ -147,10 +159,16 @@ def tokens(rig: Rig, request: pytest.FixtureRequest) -> TokenFactory:
 def oracle(rig: Rig) -> Oracle:
     """A conforming model in the state the meter reports now."""
     credit_wh = round(rig.read_credit() * 1000)
-    return Oracle.start(rig.meter.meter_pan, rig.meter.key_info,
-                        rig.meter.load_decoder_key(rig.base), rig.profile,
-                        credit_wh=credit_wh, tid_memory=rig.read_tid_memory(),
-                        clock=rig.now, sta_tables=rig.meter.tables(rig.base))  # fmt: skip
+    return Oracle.start(
+        rig.meter.meter_pan,
+        rig.meter.key_info,
+        rig.meter.load_decoder_key(rig.base),
+        rig.profile,
+        credit_wh=credit_wh,
+        tid_memory=rig.read_tid_memory(),
+        clock=rig.now,
+        sta_tables=rig.meter.tables(rig.base),
+    )
 
 
 @pytest.fixture
@@ -177,8 +195,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     ev = item.stash.get(_EVIDENCE_KEY, None)
     if ev is not None:
         report.user_properties.append(
-            ("hil_evidence", json.dumps({"steps": [s.as_dict() for s in ev.steps],
-                                         "notes": ev.notes})))  # fmt: skip
+            (
+                "hil_evidence",
+                json.dumps({"steps": [s.as_dict() for s in ev.steps], "notes": ev.notes}),
+            )
+        )
     if call.excinfo is not None and call.excinfo.errisinstance(BenchFault):
         report.user_properties.append(("hil_verdict", "error"))
 
@@ -205,12 +226,15 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     ):
         props = dict(report.user_properties)
         line = {
-            "event": "test", "nodeid": report.nodeid, "verdict": _verdict(report),
-            "phase": report.when, "duration_s": round(report.duration, 3),
+            "event": "test",
+            "nodeid": report.nodeid,
+            "verdict": _verdict(report),
+            "phase": report.when,
+            "duration_s": round(report.duration, 3),
             "clauses": json.loads(props.get("hil_clauses", "[]")),
             "evidence": json.loads(props.get("hil_evidence", "null")),
             "message": _short(report),
-        }  # fmt: skip
+        }
         with open(path, "a") as handle:
             handle.write(json.dumps(line) + "\n")
             handle.flush()

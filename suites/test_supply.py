@@ -50,7 +50,8 @@ def test_token_interrupted_by_power_failure_is_applied_at_most_once(rig, tokens,
     evidence.note(f"credit after the power failure: {applied:+.3f} kWh")
     assert abs(applied) < 0.002 or abs(applied - 10.0) < 0.002, (
         f"the interrupted token changed credit by {applied:+.3f} kWh; a conforming meter "
-        "applies it in full (+10.000) or not at all")  # fmt: skip
+        "applies it in full (+10.000) or not at all"
+    )
     if abs(applied) >= 0.002:  # applied before the failure: re-entry must be Used
         oracle.expect(case.digits)
     oracle.power_cycle()
@@ -78,7 +79,8 @@ def test_repeated_rejects_lock_entry_with_doubling_back_off(rig, tokens, oracle,
     evidence.note(f"after one more reject: {dict(second)}")
     assert second["active"] and float(second["remaining_s"]) > policy.base_s * 1.5, (
         f"the next lockout lasts {second['remaining_s']} s; it must double to "
-        f"{2 * policy.base_s:g} s")  # fmt: skip
+        f"{2 * policy.base_s:g} s"
+    )
     _wait_out(rig, oracle, float(second["remaining_s"]))
     inject(rig, oracle, evidence, tokens.credit(10), via=bulk)  # unlocked; an accept resets
     check_state(rig, oracle, evidence)

@@ -52,8 +52,9 @@ def _short(nodeid: str) -> str:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the matrix and every test verdict as JSON.",
 )
-def selftest(defects: tuple[str, ...], quick: bool, jobs: int, rig: Path | None,
-             json_out: Path | None) -> None:  # fmt: skip
+def selftest(
+    defects: tuple[str, ...], quick: bool, jobs: int, rig: Path | None, json_out: Path | None
+) -> None:
     """Prove the suites catch non-conforming meters: every defect profile must fail a test of
     the rule it breaks, and the conforming meter must pass everything. Exit 1 otherwise."""
     from hil.conformance.catalogue import load_catalogue
@@ -71,16 +72,25 @@ def selftest(defects: tuple[str, ...], quick: bool, jobs: int, rig: Path | None,
     def progress(run: ProfileRun) -> None:
         done.append(run)
         mark = "ok" if run.ok else "PROBLEM"
-        console.print(f"[{len(done)}/{len(profiles)}] {run.profile}: {len(run.tests)} tests, "
-                      f"{len(run.failed)} failed, {len(run.errors)} errors - {mark} "
-                      f"({time.monotonic() - start:.0f} s)")  # fmt: skip
+        console.print(
+            f"[{len(done)}/{len(profiles)}] {run.profile}: {len(run.tests)} tests, "
+            f"{len(run.failed)} failed, {len(run.errors)} errors - {mark} "
+            f"({time.monotonic() - start:.0f} s)"
+        )
 
     console.print(
         f"hil selftest: {len(profiles)} profiles, {jobs} at a time"
         + (" (quick: only the tests of each defect's requirements)" if quick else "")
     )
-    runs = run_selftest(load_catalogue(), profiles, suites=REPO_ROOT / "suites", rig=rig,
-                        jobs=jobs, quick=quick, progress=progress)  # fmt: skip
+    runs = run_selftest(
+        load_catalogue(),
+        profiles,
+        suites=REPO_ROOT / "suites",
+        rig=rig,
+        jobs=jobs,
+        quick=quick,
+        progress=progress,
+    )
 
     table = Table(title="Defect profiles x detecting tests", show_lines=True)
     table.add_column("profile", no_wrap=True)
@@ -90,9 +100,12 @@ def selftest(defects: tuple[str, ...], quick: bool, jobs: int, rig: Path | None,
     for run in runs:
         if run.profile == CONFORMING:
             status = "[green]passes all[/]" if run.ok else "[red]FAILS[/]"
-            detail = (f"{len(run.tests)} tests; "
-                      + ", ".join(_short(t["nodeid"]) for t in run.failed + run.errors)
-                      if not run.ok else f"{len(run.tests)} tests passed")  # fmt: skip
+            detail = (
+                f"{len(run.tests)} tests; "
+                + ", ".join(_short(t["nodeid"]) for t in run.failed + run.errors)
+                if not run.ok
+                else f"{len(run.tests)} tests passed"
+            )
             table.add_row(run.profile, "-", detail or run.stderr_tail, status)
             continue
         names = sorted({_short(t["nodeid"]) for t in run.detecting})
@@ -101,14 +114,29 @@ def selftest(defects: tuple[str, ...], quick: bool, jobs: int, rig: Path | None,
         table.add_row(run.profile, ", ".join(sorted(run.expected)), detail, status)
     Console().print(table)
     missed = [r.profile for r in runs if not r.ok]
-    summary = (f"{len(runs) - len(missed)} of {len(runs)} profiles as required"
-               f" in {time.monotonic() - start:.0f} s")  # fmt: skip
+    summary = (
+        f"{len(runs) - len(missed)} of {len(runs)} profiles as required"
+        f" in {time.monotonic() - start:.0f} s"
+    )
     click.echo(summary if not missed else f"{summary}; NOT as required: {', '.join(missed)}")
     if json_out is not None:
-        json_out.write_text(json.dumps([{
-            "profile": r.profile, "ok": r.ok, "breaks": sorted(r.expected),
-            "detected_by": [t["nodeid"] for t in r.detecting],
-            "tests": [{k: t[k] for k in ("nodeid", "verdict", "clauses", "message")}
-                      for t in r.tests],
-        } for r in runs], indent=2) + "\n")  # fmt: skip
+        json_out.write_text(
+            json.dumps(
+                [
+                    {
+                        "profile": r.profile,
+                        "ok": r.ok,
+                        "breaks": sorted(r.expected),
+                        "detected_by": [t["nodeid"] for t in r.detecting],
+                        "tests": [
+                            {k: t[k] for k in ("nodeid", "verdict", "clauses", "message")}
+                            for t in r.tests
+                        ],
+                    }
+                    for r in runs
+                ],
+                indent=2,
+            )
+            + "\n"
+        )
     sys.exit(1 if missed else 0)

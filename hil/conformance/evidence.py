@@ -40,21 +40,31 @@ class Evidence:
     steps: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def record(self, case: Case, expected: Expectation, observed: TokenOutcome,
-               credit_delta_kwh: float, relay_closed: bool, ok: bool) -> Step:  # fmt: skip
+    def record(
+        self,
+        case: Case,
+        expected: Expectation,
+        observed: TokenOutcome,
+        credit_delta_kwh: float,
+        relay_closed: bool,
+        ok: bool,
+    ) -> Step:
         token = case.token
         step = Step(
-            label=case.label, token=case.digits,
+            label=case.label,
+            token=case.digits,
             token_class=getattr(token, "token_class", observed.token_class),
             subclass=getattr(token, "subclass", observed.subclass),
             tid=case.tid if case.tid is not None else observed.tid,
-            expected_result=expected.result.label, observed_result=observed.result.label,
+            expected_result=expected.result.label,
+            observed_result=observed.result.label,
             expected_credit_delta_kwh=expected.credit_delta_wh / 1000,
             observed_credit_delta_kwh=round(credit_delta_kwh, 3),
             expected_relay="closed" if expected.relay_closed else "open",
             observed_relay="closed" if relay_closed else "open",
-            elapsed_s=round(observed.elapsed_s, 3), ok=ok,
-        )  # fmt: skip
+            elapsed_s=round(observed.elapsed_s, 3),
+            ok=ok,
+        )
         self.steps.append(step)
         return step
 

@@ -47,9 +47,16 @@ class Case:
 class TokenFactory:
     """Tokens for one meter. ``vending_key`` is needed for anything that derives keys."""
 
-    def __init__(self, pan: MeterPan, info: KeyInfo, key: DecoderKey, *,
-                 vending_key: bytes | None = None, tid_start: int = 1,
-                 sta_tables: StaTables = SAMPLE_TABLES) -> None:  # fmt: skip
+    def __init__(
+        self,
+        pan: MeterPan,
+        info: KeyInfo,
+        key: DecoderKey,
+        *,
+        vending_key: bytes | None = None,
+        tid_start: int = 1,
+        sta_tables: StaTables = SAMPLE_TABLES,
+    ) -> None:
         self.pan, self.info, self.key = pan, info, key
         self._vk, self._tables = vending_key, sta_tables
         self._next_tid = tid_start
@@ -64,8 +71,14 @@ class TokenFactory:
     def with_key(self, info: KeyInfo, *, tid_start: int | None = None) -> TokenFactory:
         """A factory for the same meter after a key change to ``info``. It shares the TID
         cursor, unless ``tid_start`` starts a new one (a rollover to a new base date)."""
-        other = TokenFactory(self.pan, info, self.derive(info), vending_key=self._vk,
-                             sta_tables=self._tables, tid_start=tid_start or 1)  # fmt: skip
+        other = TokenFactory(
+            self.pan,
+            info,
+            self.derive(info),
+            vending_key=self._vk,
+            sta_tables=self._tables,
+            tid_start=tid_start or 1,
+        )
         if tid_start is None:
             other._next_tid = self._next_tid
             other._shared = self  # type: ignore[attr-defined]
@@ -96,8 +109,9 @@ class TokenFactory:
         digits = codec.encode(token, None if token.token_class == 1 else key, 255)
         return Case(digits, token, label, self.info.krn)
 
-    def credit(self, units: int = 100, *, kind: int = 0, tid: int | None = None,
-               rnd: int = 0) -> Case:  # fmt: skip
+    def credit(
+        self, units: int = 100, *, kind: int = 0, tid: int | None = None, rnd: int = 0
+    ) -> Case:
         token = CreditToken(self.next_tid() if tid is None else tid, rnd, units, kind)
         return self._case(token, f"credit {units / 10:g} (subclass {kind})")
 
@@ -117,22 +131,36 @@ class TokenFactory:
         token = MeterTestToken(bits, code, four)
         return self._case(token, f"meter test {','.join(tests) or 'all'} (MfrCode {code})")
 
-    def key_change(self, new: KeyInfo, *, rollover: bool = False,
-                   order: tuple[int, ...] | None = None) -> list[Case]:  # fmt: skip
+    def key_change(
+        self, new: KeyInfo, *, rollover: bool = False, order: tuple[int, ...] | None = None
+    ) -> list[Case]:
         """The full key change set to ``new`` under the current key, in ``order`` (section
         numbers 1..n; default 1, 2, ...)."""
         new_key = self.derive(new)
-        sections = key_change_set(new_key.value, ken=new.ken, krn=new.krn, kt=new.kt, ti=new.ti,
-                                  sgc=new.sgc, rollover=rollover)  # fmt: skip
+        sections = key_change_set(
+            new_key.value,
+            ken=new.ken,
+            krn=new.krn,
+            kt=new.kt,
+            ti=new.ti,
+            sgc=new.sgc,
+            rollover=rollover,
+        )
         order = order or tuple(range(1, len(sections) + 1))
         if sorted(order) != list(range(1, len(sections) + 1)):
             raise ValueError(f"order {order} must name each of the {len(sections)} sections once")
-        return [self._case(sections[i - 1], f"key change section {i}/{len(sections)}"
-                           + (" (rollover)" if rollover else "")) for i in order]  # fmt: skip
+        return [
+            self._case(
+                sections[i - 1],
+                f"key change section {i}/{len(sections)}" + (" (rollover)" if rollover else ""),
+            )
+            for i in order
+        ]
 
     # -- invalid tokens --------------------------------------------------------------------
-    def under_other_key(self, label: str, info: KeyInfo | None = None,
-                        pan: MeterPan | None = None, units: int = 100) -> Case:  # fmt: skip
+    def under_other_key(
+        self, label: str, info: KeyInfo | None = None, pan: MeterPan | None = None, units: int = 100
+    ) -> Case:
         key = self.derive(info or self.info, pan)
         token = CreditToken(self.next_tid(), 0, units)
         return self._case(token, label, key)

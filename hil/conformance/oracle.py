@@ -29,8 +29,10 @@ class Expectation:
 
     def describe(self) -> str:
         relay = "closed" if self.relay_closed else "open"
-        return (f"{self.result.label} (code {int(self.result)}), credit "
-                f"{self.credit_delta_wh / 1000:+.3f} kWh, relay {relay}")  # fmt: skip
+        return (
+            f"{self.result.label} (code {int(self.result)}), credit "
+            f"{self.credit_delta_wh / 1000:+.3f} kWh, relay {relay}"
+        )
 
 
 class Oracle:
@@ -41,13 +43,31 @@ class Oracle:
         self._clock = clock
 
     @classmethod
-    def start(cls, pan: MeterPan, info: KeyInfo, key: DecoderKey, profile: MeterProfile, *,
-              credit_wh: int, tid_memory: Iterable[int], clock: Callable[[], float],
-              sta_tables: StaTables = SAMPLE_TABLES, load_w: float = 0.0) -> Oracle:  # fmt: skip
+    def start(
+        cls,
+        pan: MeterPan,
+        info: KeyInfo,
+        key: DecoderKey,
+        profile: MeterProfile,
+        *,
+        credit_wh: int,
+        tid_memory: Iterable[int],
+        clock: Callable[[], float],
+        sta_tables: StaTables = SAMPLE_TABLES,
+        load_w: float = 0.0,
+    ) -> Oracle:
         """An oracle in the state the meter reported (credit rounded down to 0.1 kWh)."""
         now = clock()
-        model = MeterModel(pan, info, key, profile, credit_units=credit_wh // 100,
-                           tid_memory=tid_memory, sta_tables=sta_tables, at=now)  # fmt: skip
+        model = MeterModel(
+            pan,
+            info,
+            key,
+            profile,
+            credit_units=credit_wh // 100,
+            tid_memory=tid_memory,
+            sta_tables=sta_tables,
+            at=now,
+        )
         if load_w:
             model.set_load(load_w, now)
         return cls(model, clock)
@@ -59,8 +79,9 @@ class Oracle:
         """Feed a token to the conforming model and say what it did."""
         before = self.model.credit_wh
         outcome: Outcome = self.model.enter_token(digits, self._now())
-        return Expectation(outcome.result, self.model.credit_wh - before,
-                           self.model.relay_closed, outcome.detail)  # fmt: skip
+        return Expectation(
+            outcome.result, self.model.credit_wh - before, self.model.relay_closed, outcome.detail
+        )
 
     def advance(self) -> None:
         self.model.advance(self._now())

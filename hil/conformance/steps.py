@@ -15,8 +15,15 @@ class ConformanceFailure(AssertionError):
     """The meter did something the standard does not allow (a *fail* verdict)."""
 
 
-def inject(rig: Rig, oracle: Oracle, evidence: Evidence, case: Case, *,
-           via: str | None = None, check_relay: bool = True) -> TokenOutcome:  # fmt: skip
+def inject(
+    rig: Rig,
+    oracle: Oracle,
+    evidence: Evidence,
+    case: Case,
+    *,
+    via: str | None = None,
+    check_relay: bool = True,
+) -> TokenOutcome:
     """Enter ``case`` once and check result code, credit change and relay against the oracle."""
     before = rig.read_credit()
     observed = rig.enter_token(case.digits, via=via)
@@ -52,9 +59,11 @@ def check_state(rig: Rig, oracle: Oracle, evidence: Evidence, what: str = "state
     if abs(credit - model.credit_wh / 1000) > CREDIT_TOLERANCE_KWH:
         problems.append(f"credit {credit:.3f} kWh (expected {model.credit_wh / 1000:.3f})")
     if relay_closed != model.relay_closed:
-        problems.append(f"relay {'closed' if relay_closed else 'open'} ({reason or 'no reason'}),"
-                        f" expected {'closed' if model.relay_closed else 'open'}"
-                        f" ({model.relay_reason or 'no reason'})")  # fmt: skip
+        problems.append(
+            f"relay {'closed' if relay_closed else 'open'} ({reason or 'no reason'}),"
+            f" expected {'closed' if model.relay_closed else 'open'}"
+            f" ({model.relay_reason or 'no reason'})"
+        )
     if tids != model.tid_memory:
         problems.append(
             f"TID memory holds {len(tids)} TIDs, expected {len(model.tid_memory)}"
@@ -75,8 +84,15 @@ def _first_diff(a: list[int], b: list[int]) -> str:
     return f"position {min(len(a), len(b))}"
 
 
-def await_meter_event(rig: Rig, oracle: Oracle, evidence: Evidence, name: str, *,
-                      timeout_s: float = 5.0, **fields: str) -> None:  # fmt: skip
+def await_meter_event(
+    rig: Rig,
+    oracle: Oracle,
+    evidence: Evidence,
+    name: str,
+    *,
+    timeout_s: float = 5.0,
+    **fields: str,
+) -> None:
     """Wait for an event the *meter* must produce. If it never comes, that is the meter's
     failure (checked against the oracle), not a bench fault."""
     try:

@@ -10,7 +10,18 @@ from hil.meter.profile import KeypadTiming, LockoutPolicy, MeterProfile, Profile
 from hil.meter.results import TokenResult
 
 __all__ = [
-    "DEFECTS", "KEYS", "Defect", "Event", "EventName", "KeypadTiming", "LockoutPolicy",
-    "MeterModel", "MeterOffError", "MeterProfile", "Outcome", "ProfileError", "TokenResult",
+    "DEFECTS",
+    "KEYS",
+    "Defect",
+    "Event",
+    "EventName",
+    "KeypadTiming",
+    "LockoutPolicy",
+    "MeterModel",
+    "MeterOffError",
+    "MeterProfile",
+    "Outcome",
+    "ProfileError",
+    "TokenResult",
     "parse_defects",
-]  # fmt: skip
+]

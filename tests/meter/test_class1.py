@@ -43,8 +43,12 @@ def test_display_test_emits_started_and_ended() -> None:
     out = m.enter_token(test_token("display", "totals", "key-info"), 1.0)
     started = next(e for e in out.events if e.name == EventName.TEST_STARTED)
     assert started.data["tests"] == ["display", "totals", "key-info"]
-    assert started.data["shows"] == {"credit_wh": 1000, "krn": INFO.krn, "kt": INFO.kt,
-                                     "ti": INFO.ti}  # fmt: skip
+    assert started.data["shows"] == {
+        "credit_wh": 1000,
+        "krn": INFO.krn,
+        "kt": INFO.kt,
+        "ti": INFO.ti,
+    }
     assert m.relay_closed  # display tests do not touch the relay
     events = m.advance(1.0 + m.profile.display_test_s)
     assert names(events) == ["TEST_ENDED"]

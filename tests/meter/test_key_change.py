@@ -63,8 +63,12 @@ def test_repeated_section_replaces_the_held_copy() -> None:
     sections = kct(NEW)
     m = meter()
     assert results(m, [sections[0], sections[0], sections[1], sections[2], sections[3]]) == [
-        R.KCT1, R.KCT1, R.KCT1, R.KCT1, R.KCT2,
-    ]  # fmt: skip
+        R.KCT1,
+        R.KCT1,
+        R.KCT1,
+        R.KCT1,
+        R.KCT2,
+    ]
 
 
 def test_partial_key_change_times_out() -> None:

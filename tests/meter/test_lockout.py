@@ -70,8 +70,10 @@ def test_every_rejection_result_counts() -> None:
     used = credit(TID0)
     m.enter_token(used, 1.0)
     assert [m.enter_token(d, 1.1 + i / 10).result for i, d in enumerate([used, "123", BAD])] == [
-        R.USED, R.FORMAT, R.CRC,
-    ]  # fmt: skip
+        R.USED,
+        R.FORMAT,
+        R.CRC,
+    ]
     assert m.locked_out_until is not None
 
 

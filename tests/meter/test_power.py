@@ -57,8 +57,14 @@ def test_nonvolatile_state_survives_power_cycle() -> None:
     new = info(krn=2, ken=200)
     m = meter(profile(lockout={"reset_by_power_cycle": False}))
     results(m, kct(new))
-    results(m, [credit(TID0, key=key_for(new)),
-                token(MaxPowerLimitToken(tid=TID0 + 1, watts=3000), key_for(new))], at=2.0)  # fmt: skip
+    results(
+        m,
+        [
+            credit(TID0, key=key_for(new)),
+            token(MaxPowerLimitToken(tid=TID0 + 1, watts=3000), key_for(new)),
+        ],
+        at=2.0,
+    )
     m.tamper(3.0)
     bad = credit(TID0 + 5)  # old key: CRC
     results(m, [bad] * 3, at=4.0)
@@ -66,8 +72,14 @@ def test_nonvolatile_state_survives_power_cycle() -> None:
     before = (m.credit_wh, m.tid_memory, m.key_info, m.power_limit_w, m.tamper_active, locked)
     m.power_off(4.01)
     m.power_on(4.02)
-    after = (m.credit_wh, m.tid_memory, m.key_info, m.power_limit_w, m.tamper_active,
-             m.locked_out_until)  # fmt: skip
+    after = (
+        m.credit_wh,
+        m.tid_memory,
+        m.key_info,
+        m.power_limit_w,
+        m.tamper_active,
+        m.locked_out_until,
+    )
     assert locked is not None and after == before
     assert m.consecutive_rejects == 3
 

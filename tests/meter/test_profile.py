@@ -24,8 +24,15 @@ def test_realistic_profile_matches_the_defaults_and_bench_notes() -> None:
 
 
 def test_fast_profile_has_the_same_rules_and_shorter_timings() -> None:
-    rules = ("tid_memory_depth", "old_only_when_full", "kct_lost_on_power_cycle",
-             "credit_max_units", "credit_kinds", "management_subclasses", "key_expiry")  # fmt: skip
+    rules = (
+        "tid_memory_depth",
+        "old_only_when_full",
+        "kct_lost_on_power_cycle",
+        "credit_max_units",
+        "credit_kinds",
+        "management_subclasses",
+        "key_expiry",
+    )
     for name in rules:
         assert getattr(FAST, name) == getattr(REALISTIC, name), name
     assert FAST.lockout.after_rejects == REALISTIC.lockout.after_rejects
@@ -33,8 +40,14 @@ def test_fast_profile_has_the_same_rules_and_shorter_timings() -> None:
     # The key change window must outlast typing a 4-section set on the simulated keypad.
     assert FAST.kct_timeout_s > 4 * FAST.typing_time_s()
     assert FAST.lockout.max_s / FAST.lockout.base_s == REALISTIC.lockout.max_s / 10.0
-    for name in ("processing_s", "result_hold_s", "kct_timeout_s", "power_limit_retry_s",
-                 "load_switch_test_s", "display_test_s"):  # fmt: skip
+    for name in (
+        "processing_s",
+        "result_hold_s",
+        "kct_timeout_s",
+        "power_limit_retry_s",
+        "load_switch_test_s",
+        "display_test_s",
+    ):
         assert getattr(FAST, name) <= getattr(REALISTIC, name) / 50, name
     assert FAST.typing_time_s() < 1.0 < REALISTIC.typing_time_s()
 
@@ -85,8 +98,19 @@ def test_not_a_mapping() -> None:
 def test_lockout_duration_doubles_up_to_max() -> None:
     policy = LockoutPolicy(after_rejects=3, base_s=10, max_s=1280)
     assert [policy.duration_s(n) for n in range(1, 13)] == [
-        0, 0, 10, 20, 40, 80, 160, 320, 640, 1280, 1280, 1280,
-    ]  # fmt: skip
+        0,
+        0,
+        10,
+        20,
+        40,
+        80,
+        160,
+        320,
+        640,
+        1280,
+        1280,
+        1280,
+    ]
     assert policy.duration_s(10_000) == 1280
 
 

@@ -10,9 +10,14 @@ from hil.sts.amount import decode_amount, encode_amount
 from tests.meter.helpers import TID0, R, credit, meter
 
 # A fixed pool of credit tokens (TID offset, amount in 0.1 kWh units); encoded once.
-POOL = [(o, a) for o, a in zip([3, 17, 5, 40, 41, 8, 100, 2, 63, 77, 12, 29],
-                               [1, 256, 16_383, 16_384, 20_000, 7, 999, 180_224, 50, 3, 12, 1_000],
-                               strict=True)]  # fmt: skip
+POOL = [
+    (o, a)
+    for o, a in zip(
+        [3, 17, 5, 40, 41, 8, 100, 2, 63, 77, 12, 29],
+        [1, 256, 16_383, 16_384, 20_000, 7, 999, 180_224, 50, 3, 12, 1_000],
+        strict=True,
+    )
+]
 DIGITS = [credit(TID0 + offset, amount) for offset, amount in POOL]
 UNITS = [decode_amount(encode_amount(amount)) for _, amount in POOL]
 
@@ -58,8 +63,11 @@ def test_power_cycles_never_duplicate_or_lose_credit(ops: list[tuple]) -> None:
             t += arg
             events += m.power_on(t)
     events += m.advance(t + 1.0)
-    accepted = [e.data["tid"] for e in events
-                if e.name == EventName.TOKEN_RESULT and e.data["result"] == R.ACCEPT]  # fmt: skip
+    accepted = [
+        e.data["tid"]
+        for e in events
+        if e.name == EventName.TOKEN_RESULT and e.data["result"] == R.ACCEPT
+    ]
     assert len(accepted) == len(set(accepted))
     by_tid = {TID0 + offset: units for (offset, _), units in zip(POOL, UNITS, strict=True)}
     assert m.credit_wh == 100 * sum(by_tid[tid] for tid in accepted)

@@ -10,8 +10,11 @@ from tests.meter.helpers import TID0, R, credit, meter, token
 
 
 def relay_events(events: list) -> list[tuple[float, bool, str]]:
-    return [(e.at, e.data["closed"], e.data["reason"]) for e in events
-            if e.name == EventName.RELAY_CHANGED]  # fmt: skip
+    return [
+        (e.at, e.data["closed"], e.data["reason"])
+        for e in events
+        if e.name == EventName.RELAY_CHANGED
+    ]
 
 
 def test_relay_open_without_credit_at_start() -> None:

@@ -15,11 +15,24 @@ from tests.meter.helpers import KEY, TID0, R, credit, info, kct, meter, results
 
 def test_result_codes_are_the_canonical_set() -> None:
     assert [(int(r), r.label) for r in TokenResult] == [
-        (0, "Reserved"), (1, "Accept"), (2, "1st KCT"), (3, "2nd KCT"), (4, "Overflow"),
-        (5, "Key type"), (6, "Format"), (7, "Range"), (8, "Function"), (9, "Old"), (10, "Used"),
-        (11, "Key expired"), (12, "DDTK"), (13, "CRC"), (14, "Mfr code"), (15, "Lockout"),
+        (0, "Reserved"),
+        (1, "Accept"),
+        (2, "1st KCT"),
+        (3, "2nd KCT"),
+        (4, "Overflow"),
+        (5, "Key type"),
+        (6, "Format"),
+        (7, "Range"),
+        (8, "Function"),
+        (9, "Old"),
+        (10, "Used"),
+        (11, "Key expired"),
+        (12, "DDTK"),
+        (13, "CRC"),
+        (14, "Mfr code"),
+        (15, "Lockout"),
         (16, "Not ready"),
-    ]  # fmt: skip
+    ]
     assert {r for r in TokenResult if r.accepted} == {R.ACCEPT, R.KCT1, R.KCT2}
     assert TokenResult.from_label("used") is R.USED is TokenResult.from_label("USED")
     with pytest.raises(ValueError, match="unknown token result"):
@@ -32,10 +45,21 @@ def test_event_is_frozen_and_named() -> None:
         event.at = 2.0  # type: ignore[misc]
     assert event.name == "KEY" and event.to_dict() == {"name": "KEY", "at": 1.0, "key": "1"}
     assert {e.value for e in EventName} == {
-        "KEY", "ENTRY_TIMEOUT", "TOKEN_RESULT", "CREDIT_CHANGED", "RELAY_CHANGED",
-        "LOCKOUT_START", "LOCKOUT_END", "POWER_FAIL", "POWER_UP", "TAMPER", "KCT_PENDING",
-        "KCT_TIMEOUT", "TEST_STARTED", "TEST_ENDED",
-    }  # fmt: skip
+        "KEY",
+        "ENTRY_TIMEOUT",
+        "TOKEN_RESULT",
+        "CREDIT_CHANGED",
+        "RELAY_CHANGED",
+        "LOCKOUT_START",
+        "LOCKOUT_END",
+        "POWER_FAIL",
+        "POWER_UP",
+        "TAMPER",
+        "KCT_PENDING",
+        "KCT_TIMEOUT",
+        "TEST_STARTED",
+        "TEST_ENDED",
+    }
 
 
 def test_every_defect_is_described_and_documented() -> None:
@@ -45,8 +69,9 @@ def test_every_defect_is_described_and_documented() -> None:
         assert description and clause and "\n" not in description + clause
         assert f"`{defect.value}`" in doc, defect
     assert parse_defects(["NO_LOCKOUT", "accepts_replays"]) == {
-        Defect.NO_LOCKOUT, Defect.ACCEPTS_REPLAYS,
-    }  # fmt: skip
+        Defect.NO_LOCKOUT,
+        Defect.ACCEPTS_REPLAYS,
+    }
     with pytest.raises(ValueError, match="unknown defect"):
         parse_defects(["flaky"])
 
@@ -85,8 +110,10 @@ def test_same_history_gives_same_outcomes() -> None:
         m = meter()
         m.set_load(2000.0, 0.0)
         outs = [m.enter_token(d, 0.01 * (i + 1)) for i, d in enumerate(history)]
-        return [(o.result, o.tid, o.credit_delta_wh, [(e.name, e.at, e.data) for e in o.events])
-                for o in outs] + [m.advance(100.0)]  # fmt: skip
+        return [
+            (o.result, o.tid, o.credit_delta_wh, [(e.name, e.at, e.data) for e in o.events])
+            for o in outs
+        ] + [m.advance(100.0)]
 
     assert run() == run()
 

@@ -165,9 +165,16 @@ def test_malformed_entry_is_format(digits: str) -> None:
 @pytest.mark.parametrize(
     ("token_class", "subclass"),
     [(0, 4), (0, 7), (0, 8), (0, 15), (2, 10), (2, 15), (3, 0)],
-    ids=["currency4", "currency7", "class0-reserved8", "class0-reserved15",
-         "class2-reserved10", "class2-reserved15", "class3"],
-)  # fmt: skip
+    ids=[
+        "currency4",
+        "currency7",
+        "class0-reserved8",
+        "class0-reserved15",
+        "class2-reserved10",
+        "class2-reserved15",
+        "class3",
+    ],
+)
 def test_unsupported_or_reserved_token_is_function(token_class: int, subclass: int) -> None:
     digits = raw_token(token_class, subclass, 5 << 40 | TID0 << 16 | 100)
     assert meter().enter_token(digits, 1.0).result is R.FUNCTION

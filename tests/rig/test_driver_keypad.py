@@ -253,9 +253,13 @@ def test_an_unconfirmed_press_stops_the_entry_on_a_real_board() -> None:
         NumatoRelay(pty.path, timeout_s=0.5) as relay,
     ):
         keypad = KeypadDriver(
-            relay, keymap, press_s=0.02, release_s=0.02, verify=decoded.verify,
+            relay,
+            keymap,
+            press_s=0.02,
+            release_s=0.02,
+            verify=decoded.verify,
             verify_timeout_s=0.2,
-        )  # fmt: skip
+        )
         start = time.monotonic()
         with pytest.raises(DeviceError, match=r"did not confirm key '7' \(key 7 of 21\)"):
             keypad.type_token(TOKEN)

@@ -94,13 +94,18 @@ class ScriptedProbe:
             "GET CREDIT": {"credit_kwh": self.credit},
             "GET RELAY": {"relay": "closed", "reason": "none"},
             "GET TOKEN_RESULT": {
-                "code": 1, "name": "Accept", "tid": 5433750, "class": 0, "subclass": 0,
-                "amount": 256, "n": 1,
+                "code": 1,
+                "name": "Accept",
+                "tid": 5433750,
+                "class": 0,
+                "subclass": 0,
+                "amount": 256,
+                "n": 1,
             },
             "GET TID_MEM": {"count": 2, "tids": "5433750,5433751"},
             "GET LOCKOUT": {"active": 1, "remaining_s": "12.5", "rejects": 3},
             "CLOCK GET": {"time": "2026-11-23T10:00:00Z"},
-        }.get(name, {})  # fmt: skip
+        }.get(name, {})
         if request.command == "TOKEN":
             fields = {"accepted": 1}
         return protocol.format_reply(seq, fields)
@@ -149,9 +154,14 @@ def test_reads_over_a_real_port(transport: str) -> None:
         assert probe.credit_kwh() == 12.5
         assert probe.relay() == (True, "none")
         assert probe.token_result() == {
-            "code": 1, "name": "Accept", "n": 1, "tid": 5433750, "class": 0, "subclass": 0,
+            "code": 1,
+            "name": "Accept",
+            "n": 1,
+            "tid": 5433750,
+            "class": 0,
+            "subclass": 0,
             "amount": 256,
-        }  # fmt: skip
+        }
         assert probe.tid_memory() == [5433750, 5433751]
         assert probe.lockout() == {"active": True, "remaining_s": 12.5, "rejects": 3}
         assert probe.clock_get() == "2026-11-23T10:00:00Z"
@@ -190,9 +200,17 @@ def test_empty_tid_memory_and_unknown_token_fields() -> None:
             r.seq, {"count": 0, "tids": ""}
         )
         script.handlers["GET TOKEN_RESULT"] = lambda r: protocol.format_reply(
-            r.seq, {"code": 13, "name": "CRC", "tid": "", "class": "", "subclass": "",
-                    "amount": "", "n": 4}
-        )  # fmt: skip
+            r.seq,
+            {
+                "code": 13,
+                "name": "CRC",
+                "tid": "",
+                "class": "",
+                "subclass": "",
+                "amount": "",
+                "n": 4,
+            },
+        )
         assert probe.tid_memory() == []
         result = probe.token_result()
         assert result["code"] == 13 and result["tid"] is None and result["n"] == 4

@@ -102,8 +102,13 @@ def test_numato_channel_characters_cover_32_channels() -> None:
         for channel in (10, 25, 31):
             relay.set(channel, True)
     assert [(c.channel, c.closed) for c in changes] == [
-        (10, True), (25, True), (31, True), (10, False), (25, False), (31, False)
-    ]  # fmt: skip
+        (10, True),
+        (25, True),
+        (31, True),
+        (10, False),
+        (25, False),
+        (31, False),
+    ]
 
 
 def test_numato_rejects_a_channel_not_on_the_board() -> None:
