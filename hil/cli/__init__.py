@@ -30,12 +30,13 @@ def main() -> None:
 
 def _register() -> None:
     from hil.cli.key_cmd import key
+    from hil.cli.rig_cmd import rig
     from hil.cli.selftest_cmd import selftest
     from hil.cli.sim_cmd import sim
     from hil.cli.token_cmd import token
     from hil.cli.vectors_cmd import vectors
 
-    for command in (token, key, vectors, sim, selftest):
+    for command in (token, key, vectors, sim, selftest, rig):
         main.add_command(command)
 
 

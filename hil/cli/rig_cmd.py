@@ -1,0 +1,44 @@
+"""``hil rig check RIGFILE``: a self-check of a bench."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+
+@click.group()
+def rig() -> None:
+    """Benches described by rig files."""
+
+
+@rig.command()
+@click.argument("rig_file", type=click.Path(path_type=Path, dir_okay=False))
+def check(rig_file: Path) -> None:
+    """Check that the relay board, every key channel, the probe and the instruments answer.
+    Starts the simulator first for a simulated rig. Exit 0 when every check passes."""
+    from hil.rig.check import check_rig
+    from hil.rig.rig import Rig
+
+    console = Console()
+    with console.status(f"opening {rig_file} ..."), Rig.open(rig_file) as bench:
+        rows = check_rig(bench)
+        name = bench.name
+    table = Table(title=f"rig {name} ({rig_file})")
+    for column in ("device", "check", "result", "detail", "time"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row.device,
+            row.check,
+            "[green]ok[/]" if row.ok else "[red]FAIL[/]",
+            row.detail,
+            f"{row.seconds * 1000:.0f} ms",
+        )
+    console.print(table)
+    failed = [r for r in rows if not r.ok]
+    click.echo(f"{len(rows) - len(failed)} of {len(rows)} checks passed")
+    sys.exit(1 if failed else 0)

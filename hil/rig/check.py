@@ -1,0 +1,94 @@
+"""``hil rig check``: does every part of a bench answer? One row per check, never a hang."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hil.errors import HarnessError
+from hil.rig.rig import Rig
+
+
+@dataclass
+class CheckRow:
+    device: str
+    check: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+def _run(rows: list[CheckRow], device: str, check: str, fn: Callable[[], str]) -> bool:
+    start = time.monotonic()
+    try:
+        detail, ok = fn(), True
+    except (HarnessError, OSError, ValueError) as exc:
+        detail, ok = str(exc), False
+    rows.append(CheckRow(device, check, ok, detail, time.monotonic() - start))
+    return ok
+
+
+def check_rig(rig: Rig) -> list[CheckRow]:
+    rows: list[CheckRow] = []
+    meter = rig.meter
+
+    def probe_info() -> str:
+        info = rig.info(refresh=True)
+        if info.get("pan") != meter.pan:
+            raise HarnessError(f"probe reports meter {info.get('pan')}, rig file says {meter.pan}")
+        if meter.firmware and info.get("firmware") != meter.firmware:
+            raise HarnessError(
+                f"firmware {info.get('firmware')}, rig file expects {meter.firmware}"
+            )
+        return (
+            f"meter {info['pan']}, firmware {info['firmware']}, KRN {info['krn']},"
+            f" base {info['base_date']}"
+        )
+
+    def readback() -> str:
+        relay = "closed" if rig.read_relay()[0] else "open"
+        return f"credit {rig.read_credit():.3f} kWh, relay {relay}"
+
+    _run(rows, "probe", "INFO", probe_info)
+    _run(rows, "probe", "GET CREDIT / RELAY", readback)
+    board_ok = rig.relay is not None and _run(rows, "relay board", "identify", rig.relay.identify)
+    if board_ok and rig.keypad is not None:
+        _check_keys(rig, rows)
+    for name in ("ac_source", "dmm", "load"):
+        device = getattr(rig, name)
+        if device is not None:
+            _run(rows, name.replace("_", " "), "*IDN?", device.idn)
+    if rig.dmm is not None:
+        _run(rows, "dmm", "load-side voltage", lambda: f"{rig.dmm.read_ac_voltage():.1f} V")
+    return rows
+
+
+def _check_keys(rig: Rig, rows: list[CheckRow]) -> None:
+    """Each key is pressed and must be registered by the meter (its KEY event); the digits
+    are then erased with BACK. ENTER is only clicked electrically: pressing it would submit."""
+    keypad, relay = rig.keypad, rig.relay
+    assert keypad is not None and relay is not None
+    digits = sorted(k for k in keypad.keys if k.isdigit())
+
+    def press(key: str) -> str:
+        rig.mark()
+        keypad.press(key)
+        return "registered by the meter (probe KEY event)"
+
+    for key in digits:
+        _run(rows, "keypad", f"key {key}", lambda k=key: press(k))
+    if "BACK" in keypad.keys:
+        _run(rows, "keypad", "key BACK", lambda: press("BACK"))
+        for _ in digits[1:]:
+            keypad.press("BACK")
+    enter = keypad.enter_key
+    if enter is not None:
+
+        def click() -> str:
+            for channel in keypad.keymap[enter]:
+                relay.set(channel, True)
+                relay.set(channel, False)
+            return f"channel {', '.join(map(str, keypad.keymap[enter]))} switched (not pressed)"
+
+        _run(rows, "keypad", f"key {enter}", click)
