@@ -12,9 +12,12 @@ the meter; the rig name and meter serial are part of every test id.
 from __future__ import annotations
 
 import json
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,12 +26,14 @@ from hil.conformance.factory import TokenFactory
 from hil.conformance.oracle import Oracle
 from hil.errors import BenchFault, ConfigError
 from hil.paths import RIGS
+from hil.report.journal import SCHEMA, Journal, harness_identity, now_iso
 from hil.rig.config import RigConfig, load_rig
 from hil.rig.meter_spec import MeterSpec
 from hil.rig.rig import Rig
 from hil.sts.tid import tid_from_datetime
 
 _RIG_KEY = pytest.StashKey[RigConfig]()
+_STATE: dict[object, Any] = {}  # the session's journal and open rig (one session per process)
 _CURSOR_KEY = pytest.StashKey[dict]()
 
 
@@ -117,7 +122,10 @@ def _hil_rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
         speed=config.getoption("rig_speed"),
         log_path=Path(log) if log else None,
     ) as rig:
+        _STATE["rig"] = rig
+        journal_rig(rig, config.getoption("defect"))
         yield rig
+        _STATE.pop("rig", None)
 
 
 @pytest.fixture
@@ -216,8 +224,8 @@ def _verdict(report: pytest.TestReport) -> str:
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Journal: one line per test once its verdict is known (call, or a failed setup/skip)."""
-    path = getattr(pytest_runtest_logreport, "journal", None)
-    if path is None:
+    journal = _STATE.get("journal")
+    if journal is None:
         return
     if (
         report.when == "call"
@@ -225,19 +233,25 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         or (report.when == "teardown" and report.failed)
     ):
         props = dict(report.user_properties)
-        line = {
-            "event": "test",
-            "nodeid": report.nodeid,
-            "verdict": _verdict(report),
-            "phase": report.when,
-            "duration_s": round(report.duration, 3),
-            "clauses": json.loads(props.get("hil_clauses", "[]")),
-            "evidence": json.loads(props.get("hil_evidence", "null")),
-            "message": _short(report),
-        }
-        with open(path, "a") as handle:
-            handle.write(json.dumps(line) + "\n")
-            handle.flush()
+        rig = _STATE.get("rig")
+        started = _STATE.pop(("started", report.nodeid), None)
+        excerpt = rig.probe_log.excerpt(since=started[1], limit=80) if rig and started else []
+        journal.write(
+            "test",
+            nodeid=report.nodeid,
+            verdict=_verdict(report),
+            phase=report.when,
+            started=started[0] if started else None,
+            duration_s=round(report.duration, 3),
+            clauses=json.loads(props.get("hil_clauses", "[]")),
+            evidence=json.loads(props.get("hil_evidence", "null")),
+            message=_short(report),
+            probe_log=excerpt,
+        )
+
+
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    _STATE[("started", nodeid)] = (now_iso(), time.monotonic())  # the probe log's clock
 
 
 def _short(report: pytest.TestReport) -> str:
@@ -250,8 +264,56 @@ def _short(report: pytest.TestReport) -> str:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    journal = session.config.getoption("hil_journal")
-    pytest_runtest_logreport.journal = journal  # type: ignore[attr-defined]
+    path = session.config.getoption("hil_journal")
+    if path is None:
+        return
+    journal = _STATE["journal"] = Journal(path)
+    rig_file = _rig_path(session.config)
+    try:
+        digest = load_rig(rig_file)[1]
+    except ConfigError:
+        digest = None
+    journal.write(
+        "run_start",
+        schema=SCHEMA,
+        harness=harness_identity(),
+        rig_file=str(rig_file),
+        rig_sha256=digest,
+        argv=sys.argv[1:],
+        defect=session.config.getoption("defect"),
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    journal = _STATE.get("journal")
+    if journal is not None:
+        journal.write("run_end", exit_status=int(exitstatus))
+
+
+def journal_rig(rig: Rig, defect: str | None) -> None:
+    """The rig's identity, once, when it opens: meter INFO and instrument *IDN? (no keys)."""
+    journal = _STATE.get("journal")
+    if journal is None:
+        return
+    instruments = {}
+    for name in ("ac_source", "dmm", "load"):
+        device = getattr(rig, name)
+        if device is not None:
+            try:
+                instruments[name] = device.idn()
+            except BenchFault as exc:
+                instruments[name] = f"no answer: {exc}"
+    journal.write(
+        "rig",
+        name=rig.name,
+        serial=rig.serial,
+        simulated=rig.sim is not None,
+        defect=defect,
+        meter={**rig.meter.key_info.describe(), "pan": rig.serial, "profile": rig.profile.name},
+        probe_info=rig.info(),
+        instruments=instruments,
+        features=rig.features,
+    )
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ carry token digits, class, subclass and TID, never key values.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from hil.conformance.factory import Case
@@ -30,6 +31,8 @@ class Step:
     observed_relay: str
     elapsed_s: float
     ok: bool
+    credit_kwh: float = 0.0  # credit after the token, for the credit-over-time plot
+    at: str = ""  # wall-clock time (UTC, ISO 8601) of the result
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,6 +51,7 @@ class Evidence:
         credit_delta_kwh: float,
         relay_closed: bool,
         ok: bool,
+        credit_kwh: float = 0.0,
     ) -> Step:
         token = case.token
         step = Step(
@@ -64,6 +68,8 @@ class Evidence:
             observed_relay="closed" if relay_closed else "open",
             elapsed_s=round(observed.elapsed_s, 3),
             ok=ok,
+            credit_kwh=round(credit_kwh, 3),
+            at=datetime.now(UTC).isoformat(timespec="milliseconds"),
         )
         self.steps.append(step)
         return step

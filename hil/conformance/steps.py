@@ -39,7 +39,9 @@ def inject(
         problems.append(f"changed credit by {delta:+.3f} kWh")
     if check_relay and relay_closed != expected.relay_closed:
         problems.append(f"left the relay {'closed' if relay_closed else 'open'}")
-    evidence.record(case, expected, observed, delta, relay_closed, ok=not problems)
+    evidence.record(
+        case, expected, observed, delta, relay_closed, ok=not problems, credit_kwh=after
+    )
     if problems:
         raise ConformanceFailure(
             f"{case.label}: the meter {', '.join(problems)}; a conforming meter: "

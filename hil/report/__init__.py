@@ -1,0 +1,1 @@
+"""Run records, the journal, and the renderers (HTML, JSON, JUnit XML, allure)."""
