@@ -9,7 +9,6 @@ time: a conformance run mostly waits on the meter, so they overlap well.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from hil.conformance.catalogue import Catalogue
 from hil.paths import REPO_ROOT
+from hil.report.journal import read_journal
 
 CONFORMING = "conforming"
 
@@ -99,7 +99,7 @@ def run_profile(
         lines = (proc.stdout + proc.stderr).strip().splitlines()
         run.stderr_tail = lines[-1] if lines else ""
         if journal.exists():
-            run.tests = [json.loads(line) for line in journal.read_text().splitlines() if line]
+            run.tests = [e for e in read_journal(journal) if e.get("event") == "test"]
     return run
 
 

@@ -11,6 +11,7 @@ import sys
 
 from hil.meter.defects import Defect
 from hil.paths import REPO_ROOT
+from hil.report.journal import read_journal
 
 
 def _pytest(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -34,7 +35,7 @@ def test_all_suites_pass_against_the_simulated_bench_in_shuffled_order(tmp_path)
         str(journal),
     )
     assert out.returncode == 0, f"seed {seed}: " + out.stdout[-3000:]
-    tests = [json.loads(line) for line in journal.read_text().splitlines()]
+    tests = [e for e in read_journal(journal) if e["event"] == "test"]
     collected = [
         line for line in _pytest("--collect-only", "-q").stdout.splitlines() if "::" in line
     ]
