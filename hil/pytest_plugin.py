@@ -12,6 +12,7 @@ the meter; the rig name and meter serial are part of every test id.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -260,7 +261,11 @@ def _short(report: pytest.TestReport) -> str:
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2])
     crash = getattr(report.longrepr, "reprcrash", None)
-    return crash.message if crash is not None else str(report.longrepr)[-500:]
+    text = crash.message if crash is not None else str(report.longrepr)[-500:]
+    # "hil.conformance.steps.ConformanceFailure: x" -> "x"; "hil.errors.ReplyTimeout: y" ->
+    # "ReplyTimeout: y": the message is what a reader needs, not the module path.
+    text = re.sub(r"^(?:[\w]+\.)+(\w+): ", r"\1: ", text)
+    return text.removeprefix("ConformanceFailure: ")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -31,12 +31,13 @@ def main() -> None:
 def _register() -> None:
     from hil.cli.key_cmd import key
     from hil.cli.rig_cmd import rig
+    from hil.cli.run_cmd import run
     from hil.cli.selftest_cmd import selftest
     from hil.cli.sim_cmd import sim
     from hil.cli.token_cmd import token
     from hil.cli.vectors_cmd import vectors
 
-    for command in (token, key, vectors, sim, selftest, rig):
+    for command in (run, token, key, vectors, sim, selftest, rig):
         main.add_command(command)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,6 +130,7 @@ class Rig:
                 self.load = visa.ReferenceLoadDriver(*self._visa(visa, inst.load))
         self._info: dict[str, str] | None = None
         self._result_at = 0.0  # when the last token result arrived
+        self.token_listeners: list[Callable[[str], None]] = []  # told of each token entered
 
     def _visa(self, visa: Any, res: Any) -> tuple[Any, Any]:
         handle = visa.open_resource(res.resource, backend=res.backend, timeout_s=res.timeout_s)
@@ -248,6 +249,8 @@ class Rig:
         Never retried: entering a token twice is a replay, a test action of its own.
         """
         via = via or self.config.token_entry
+        for listener in self.token_listeners:
+            listener(digits)
         self.settle()
         self.probe.mark()
         start = time.monotonic()

@@ -1,0 +1,105 @@
+"""``hil run``: every suite against a rig, with the journal, reports and a verdict.
+
+Exit status: 0 everything passed, 1 the meter failed a test, 2 the harness or the bench had
+an error (a bench fault, a broken rig file, a run that could not start).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hil.paths import REPO_ROOT, REPORTS
+
+EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+
+
+def run_dir_for(rig_name: str, root: Path = REPORTS, now: datetime | None = None) -> Path:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", rig_name)
+    path = root / f"{stamp}-{safe}"
+    n = 1
+    while path.exists():  # two runs in the same second never share a directory
+        n += 1
+        path = root / f"{stamp}-{safe}-{n}"
+    return path
+
+
+@dataclass
+class Tally:
+    """Verdict counts as tests finish (fed by the progress plugin)."""
+
+    total: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    by_file: dict[str, Counter[str]] = field(default_factory=dict)
+    failures: list[tuple[str, str, str]] = field(default_factory=list)  # nodeid, verdict, msg
+
+    def add(self, nodeid: str, verdict: str, message: str) -> None:
+        self.counts[verdict] += 1
+        self.by_file.setdefault(nodeid.split("::")[0], Counter())[verdict] += 1
+        if verdict in ("fail", "error"):
+            self.failures.append((nodeid, verdict, message))
+
+    @property
+    def done(self) -> int:
+        return sum(self.counts.values())
+
+    def exit_status(self, pytest_status: int) -> int:
+        if self.counts["error"] or pytest_status not in (0, 1, 5):
+            return EXIT_ERROR
+        if self.counts["fail"]:
+            return EXIT_FAIL
+        return EXIT_PASS if self.done else EXIT_ERROR
+
+
+class ProgressPlugin:
+    """Feeds a Tally and a display callback from pytest hooks."""
+
+    def __init__(self, tally: Tally, show: Callable[[str, str], None]) -> None:
+        self.tally, self.show = tally, show
+        self._hooked: object | None = None
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        self.tally.total = len(items)
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.show("test", nodeid)
+        from hil.pytest_plugin import _STATE  # the open rig, to show tokens as they go in
+
+        rig = _STATE.get("rig")
+        if rig is not None and rig is not self._hooked:
+            rig.token_listeners.append(lambda digits: self.show("token", digits))
+            self._hooked = rig
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        from hil.pytest_plugin import _short, _verdict
+
+        final = report.when == "call" or (report.when == "setup" and not report.passed)
+        if final or (report.when == "teardown" and report.failed):
+            verdict = _verdict(report)
+            self.tally.add(report.nodeid, verdict, _short(report))
+            self.show("done", f"{verdict} {report.nodeid}")
+
+
+def pytest_args(run_dir: Path, rig: Path, *, suites: list[str], keyword: str | None,
+                clauses: list[str], defect: str | None) -> list[str]:  # fmt: skip
+    args = [*suites, "--rig", str(rig), "--hil-journal", str(run_dir / "journal.jsonl"),
+            "--probe-log", str(run_dir / "probe.log"), "-p", "no:terminal",
+            "-p", "no:cacheprovider", "-o", "addopts=", f"--rootdir={REPO_ROOT}"]  # fmt: skip
+    if keyword:
+        args += ["-k", keyword]
+    for clause in clauses:
+        args += ["--clause", clause]
+    if defect:
+        args += ["--defect", defect]
+    return args
+
+
+def run_pytest(args: list[str], plugin: ProgressPlugin) -> int:
+    return int(pytest.main(args, plugins=[plugin]))
