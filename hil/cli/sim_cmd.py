@@ -44,6 +44,11 @@ from hil.paths import RIGS
 )
 @click.option("--speed", type=click.FloatRange(min=0.001), help="Model seconds per real second.")
 @click.option(
+    "--exit-with-parent",
+    is_flag=True,
+    help="Stop when the process that started this one dies (used by the harness).",
+)
+@click.option(
     "--ready-file",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the endpoint addresses here as JSON once serving (for scripts).",
@@ -57,6 +62,7 @@ def sim(
     port_base: int | None,
     speed: float | None,
     ready_file: Path | None,
+    exit_with_parent: bool,
 ) -> None:
     """Run the simulated bench: a meter model behind a relay board, keypad, probe and SCPI
     instruments on real ports. Runs until Ctrl-C or SIGTERM."""
@@ -90,8 +96,22 @@ def sim(
         tmp = ready_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"pid": os.getpid(), **addresses}))
         tmp.replace(ready_file)  # atomic: a reader never sees half a file
+    if exit_with_parent:
+        _watch_parent(stop)
     try:
         stop.wait()
     finally:
         bench.stop()
         click.echo("hil sim: stopped", err=True)
+
+
+def _watch_parent(stop: threading.Event) -> None:
+    """A harness killed with SIGKILL cannot stop its simulator: notice and stop alone."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while not stop.wait(0.5):
+            if os.getppid() != parent:
+                stop.set()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -53,6 +53,7 @@ class SimProcess:
             str(rig_file),
             "--ready-file",
             str(self.ready_file),
+            "--exit-with-parent",
         ]
         sim = rig.simulator
         transport = sim.transport if sim else "pty"
