@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from pydantic import ValidationError
 
 from hil.errors import ConfigError
 from hil.rig.meter_spec import MeterSpec
 from hil.sts.sample_keys import TEST_METER
+from hil.yamlfile import read_yaml
 
 _IDENTITY = ("pan", "sgc", "ti", "krn", "kt", "ken", "base_date", "ea", "dkga")
 
@@ -30,14 +30,7 @@ def one_line(exc: ValidationError, source: str) -> str:
 
 def load_meter_file(path: Path) -> tuple[MeterSpec, Path]:
     """A meter from a YAML file: its ``meter:`` section (rig files) or the whole document."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{line} is not valid YAML") from None
+    data, _ = read_yaml(path, "meter file")
     if isinstance(data, dict) and isinstance(data.get("meter"), dict):
         data = data["meter"]
     try:

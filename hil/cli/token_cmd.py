@@ -15,7 +15,7 @@ from hil.rig.meter_spec import MeterSpec
 from hil.sts import codec
 from hil.sts.digits import group
 from hil.sts.errors import FieldError
-from hil.sts.keychange import key_change_set
+from hil.sts.keychange import sections_for
 from hil.sts.keys import KeyInfo
 from hil.sts.tid import datetime_from_tid, tid_from_datetime
 from hil.sts.tokens import (
@@ -313,15 +313,7 @@ def key_change(
         new_meter = meter.model_copy(update={"vending_key": source, "decoder_key": None})
         new_meter = MeterSpec.model_validate(new_meter.model_dump())
     new_key = new_meter.load_decoder_key(base, new_info)
-    sections = key_change_set(
-        new_key.value,
-        ken=new_info.ken,
-        krn=new_info.krn,
-        kt=new_info.kt,
-        ti=new_info.ti,
-        sgc=new_info.sgc,
-        rollover=rollover,
-    )
+    sections = sections_for(new_key.value, new_info, rollover=rollover)
     _emit(meter, base, sections, as_json)
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from hil.errors import ConfigError
 from hil.paths import FIXTURES
+from hil.yamlfile import read_yaml
 
 CATALOGUE = FIXTURES / "requirements.yaml"
 
@@ -37,12 +37,7 @@ class Catalogue(BaseModel):
 
 
 def _read(path: Path) -> object:
-    try:
-        return yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError:
-        raise ConfigError(f"{path}: not valid YAML") from None
+    return read_yaml(path)[0]
 
 
 @cache

@@ -16,7 +16,7 @@ from hil.sts.dkga import derive_decoder_key
 from hil.sts.ea07 import SAMPLE_TABLES, StaTables
 from hil.sts.errors import CrcError, UnsupportedError
 from hil.sts.identity import MeterPan
-from hil.sts.keychange import key_change_set
+from hil.sts.keychange import sections_for
 from hil.sts.keys import DecoderKey, KeyInfo
 from hil.sts.tid import TID_MAX
 from hil.sts.tokens import (
@@ -137,15 +137,7 @@ class TokenFactory:
         """The full key change set to ``new`` under the current key, in ``order`` (section
         numbers 1..n; default 1, 2, ...)."""
         new_key = self.derive(new)
-        sections = key_change_set(
-            new_key.value,
-            ken=new.ken,
-            krn=new.krn,
-            kt=new.kt,
-            ti=new.ti,
-            sgc=new.sgc,
-            rollover=rollover,
-        )
+        sections = sections_for(new_key.value, new, rollover=rollover)
         order = order or tuple(range(1, len(sections) + 1))
         if sorted(order) != list(range(1, len(sections) + 1)):
             raise ValueError(f"order {order} must name each of the {len(sections)} sections once")

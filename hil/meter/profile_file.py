@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
-from hil.errors import ConfigError
 from hil.meter.profile import MeterProfile, ProfileError
 from hil.paths import FIXTURES
+from hil.yamlfile import read_yaml
 
 PROFILES_DIR = FIXTURES / "profiles"
 
@@ -24,14 +22,7 @@ def load_profile(path: str | Path) -> MeterProfile:
     A file without a ``name`` field takes its file name (without ``.yaml``) as the name.
     """
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}:" if mark else ""
-        raise ConfigError(f"{path}:{line} is not valid YAML") from None
+    data, _ = read_yaml(path, "timing profile")
     if isinstance(data, dict):
         data.setdefault("name", path.stem)
     try:

@@ -12,11 +12,11 @@ import hashlib
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hil.errors import ConfigError
 from hil.rig.meter_spec import MeterSpec
+from hil.yamlfile import read_yaml
 
 Feature = Literal["keypad", "virtual_carrier", "power_control", "load_control", "relay_sensing"]
 KEYPAD_KEYS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "ENTER", "BACK")
@@ -181,17 +181,7 @@ def _one_line(exc: ValidationError, source: Path) -> str:
 def load_rig(path: str | Path) -> tuple[RigConfig, str]:
     """The validated rig and the SHA-256 of the file (for the run record)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read rig file ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", "syntax error")
-        raise ConfigError(f"{path}:{where}: not valid YAML ({problem})") from None
+    data, raw = read_yaml(path, "rig file")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a rig file is a YAML mapping (name:, meter:, resources:)")
     for section in ("resources", "features", "simulator"):

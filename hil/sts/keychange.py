@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hil.sts.errors import FieldError
+from hil.sts.keys import KeyInfo
 from hil.sts.tokens import (
     KeyChange1Token,
     KeyChange2Token,
@@ -39,6 +40,13 @@ def key_change_set(
         KeyChange3Token(sgc & 0xFFF, value >> 64 & _WORD),
         KeyChange4Token(sgc >> 12, value >> 32 & _WORD),
     ]
+
+
+def sections_for(new_key: bytes, info: KeyInfo, *, rollover: bool = False) -> list[Token]:
+    """The set installing ``new_key`` with the identity ``info`` (KEN, KRN, KT, TI, SGC)."""
+    return key_change_set(
+        new_key, ken=info.ken, krn=info.krn, kt=info.kt, ti=info.ti, sgc=info.sgc, rollover=rollover
+    )
 
 
 @dataclass(frozen=True, slots=True)
