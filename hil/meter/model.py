@@ -335,6 +335,13 @@ class MeterModel:
         """Stored class 2 settings without a modelled effect (tariff rate, MPPUL, water factor)."""
         return dict(self._settings)
 
+    @property
+    def next_deadline(self) -> float | None:
+        """Model time of the next thing that falls due by itself (a timeout, the end of
+        processing, credit running out), or None; lets a driver sleep until then."""
+        due = self._next_due()
+        return None if due is None else due[0]
+
     def info(self) -> dict[str, Any]:
         """Identity as a probe INFO shows it. Never key values."""
         return {

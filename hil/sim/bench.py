@@ -21,7 +21,7 @@ from hil.sim.probe_server import ProbeServer
 from hil.sim.relays import RelayChange, byte_handler
 from hil.sim.transports import Faults, LineAdapter, PtyEndpoint, TcpEndpoint
 
-TICK_S = 0.002  # how often model time is advanced between requests
+MAX_SLEEP_S = 0.05  # the ticker wakes at least this often (fault plans, clock changes)
 BROWN_OUT_V = 100.0  # below this supply voltage the meter is off
 
 
@@ -158,6 +158,7 @@ class SimBench:
         self.load = ReferenceLoad(self.physics)
         self._endpoints: dict[str, PtyEndpoint | TcpEndpoint] = {}
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name="sim-ticker", daemon=True)
         self._lines_out: list[str] = []
         with self.lock:
@@ -168,6 +169,8 @@ class SimBench:
     # -- coupling ----------------------------------------------------------------------
     def _publish(self, events: list) -> None:
         """Send the model's events to the probe as '!' lines (caller holds the lock)."""
+        if threading.current_thread() is not self._ticker:
+            self._wake.set()  # a request changed the state: the ticker re-plans its sleep
         if not events:
             return
         self.physics.note_events(events)
@@ -192,11 +195,21 @@ class SimBench:
             return "\n".join(lines) if lines else None
 
     def _tick_loop(self) -> None:
-        while not self._stop.wait(TICK_S):
+        """Advance the model when something falls due; sleep otherwise (no busy polling)."""
+        while not self._stop.is_set():
             with self.lock:
                 now = self.clock.now()
                 self._publish(self.model.advance(now))
                 self._check_power_loss([])
+                due = self.model.next_deadline
+                wait = MAX_SLEEP_S if due is None else (due - now) / self.clock.speed
+                busy = self.faults.power_loss is not None and self.model.processing
+            self._wake.wait(0.001 if busy else min(MAX_SLEEP_S, max(0.0005, wait)))
+            self._wake.clear()
+
+    def wake(self) -> None:
+        """Something changed (a request, a key, a load): re-plan the ticker's sleep."""
+        self._wake.set()
 
     # -- faults ------------------------------------------------------------------------
     def _check_power_loss(self, events: list) -> None:
@@ -298,6 +311,7 @@ class SimBench:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._ticker.is_alive():
             self._ticker.join(timeout=1.0)
         for ep in self._endpoints.values():
