@@ -335,7 +335,11 @@ class Rig:
         return self._need(self.dmm, "relay_sensing").read_ac_voltage() > RELAY_SENSE_V
 
     def reset_state(self) -> None:
-        """Back to a known state: test firmware's RESET STATE, supply on, no load."""
+        """Back to a known state: no injected faults (simulator), test firmware's RESET STATE,
+        supply on, no load."""
+        if self.sim is not None:
+            self.sim_control("fault clear")
+            self.sim_control(f"speed {self.speed:g}")
         if self.ac_source is not None:
             self.power_on()
         if self.load is not None:
