@@ -296,29 +296,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def journal_rig(rig: Rig, defect: str | None) -> None:
-    """The rig's identity, once, when it opens: meter INFO and instrument *IDN? (no keys)."""
+    """The rig's identity, once, when it opens (no key values)."""
     journal = _STATE.get("journal")
-    if journal is None:
-        return
-    instruments = {}
-    for name in ("ac_source", "dmm", "load"):
-        device = getattr(rig, name)
-        if device is not None:
-            try:
-                instruments[name] = device.idn()
-            except BenchFault as exc:
-                instruments[name] = f"no answer: {exc}"
-    journal.write(
-        "rig",
-        name=rig.name,
-        serial=rig.serial,
-        simulated=rig.sim is not None,
-        defect=defect,
-        meter={**rig.meter.key_info.describe(), "pan": rig.serial, "profile": rig.profile.name},
-        probe_info=rig.info(),
-        instruments=instruments,
-        features=rig.features,
-    )
+    if journal is not None:
+        journal.write("rig", **rig.identity(defect))
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hil.errors import ConfigError, DeviceError, ReplyTimeout
+from hil.errors import BenchFault, ConfigError, DeviceError, ReplyTimeout
 from hil.meter.profile import MeterProfile
 from hil.meter.profile_file import load_profile
 from hil.meter.results import TokenResult
@@ -205,6 +205,22 @@ class Rig:
         if self._info is None or refresh:
             self._info = self.probe.info()
         return self._info
+
+    def identity(self, defect: str | None = None) -> dict[str, Any]:
+        """Who is on the bench, for run records: meter INFO, key identity and instrument
+        *IDN? (never key values)."""
+        instruments = {}
+        for name in ("ac_source", "dmm", "load"):
+            device = getattr(self, name)
+            if device is not None:
+                try:
+                    instruments[name] = device.idn()
+                except BenchFault as exc:
+                    instruments[name] = f"no answer: {exc}"
+        meter = {**self.meter.key_info.describe(), "pan": self.serial, "profile": self.profile.name}
+        return {"name": self.name, "serial": self.serial, "simulated": self.sim is not None,
+                "defect": defect, "meter": meter, "probe_info": self.info(),
+                "instruments": instruments, "features": self.features}  # fmt: skip
 
     def now(self) -> float:
         """Meter time in seconds since the rig opened (wall time times the simulator speed)."""
