@@ -1,0 +1,49 @@
+"""Render a run (or several merged) into every output: record.json, report.html, junit.xml
+and allure-results/."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from hil.report.allure import write_allure
+from hil.report.html import write_html
+from hil.report.junit import write_junit
+from hil.report.record import RunRecord, load_runs
+
+OUTPUTS = {
+    "record": "record.json",
+    "html": "report.html",
+    "junit": "junit.xml",
+    "allure": "allure-results",
+}
+
+
+def write_record(record: RunRecord, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(record.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def render_record(record: RunRecord, out_dir: Path) -> dict[str, Path]:
+    """Write every output of ``record`` into ``out_dir``; returns ``{kind: path}``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "record": write_record(record, out_dir / OUTPUTS["record"]),
+        "html": write_html(record, out_dir / OUTPUTS["html"]),
+        "junit": write_junit(record, out_dir / OUTPUTS["junit"]),
+        "allure": write_allure(record, out_dir / OUTPUTS["allure"]),
+    }
+
+
+def render_run(
+    run_dirs: Sequence[Path], out_dir: Path, *, lab_map: Path | None = None
+) -> dict[str, Path]:
+    """Merge the journals of ``run_dirs`` into one record and write every output into
+    ``out_dir`` (for a single run, pass the run directory itself)."""
+    record = load_runs([Path(d) for d in run_dirs], lab_map=lab_map)
+    return render_record(record, out_dir)

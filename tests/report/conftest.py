@@ -1,0 +1,11 @@
+import pytest
+
+from hil.rig.meter_spec import MeterSpec
+from hil.sts.sample_keys import TEST_METER, TEST_VENDING_KEY_DKGA04
+
+
+@pytest.fixture(scope="session")
+def test_keys() -> tuple[str, str]:
+    """The test meter's vending key and decoder key, as hex: they must never be reported."""
+    decoder = MeterSpec(**TEST_METER).load_decoder_key().value.hex()
+    return TEST_VENDING_KEY_DKGA04, decoder
