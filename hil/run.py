@@ -31,6 +31,14 @@ def run_dir_for(rig_name: str, root: Path = REPORTS, now: datetime | None = None
     return path
 
 
+def short_id(nodeid: str) -> str:
+    """suites/test_tid.py::test_x[sim:6007...-in-order] -> test_tid::test_x[in-order]"""
+    path, _, name = nodeid.partition("::")
+    base, _, params = name.partition("[")
+    params = params.rstrip("]").partition("-")[2] if "-" in params else ""
+    return f"{Path(path).stem}::{base}" + (f"[{params}]" if params else "")
+
+
 @dataclass
 class Tally:
     """Verdict counts as tests finish (fed by the progress plugin)."""

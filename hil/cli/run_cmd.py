@@ -98,6 +98,7 @@ def run(
         pytest_args,
         run_dir_for,
         run_pytest,
+        short_id,
     )  # fmt: skip
 
     config, _ = load_rig(rig_file)  # a broken rig file stops here with a one-line error
@@ -123,7 +124,9 @@ def run(
             progress.update(task, description=f"{task_desc()} <- {text[:4]}..{text[-4:]}")
         elif kind == "done":
             verdict, nodeid = text.split(" ", 1)
-            progress.console.print(f"{marks[verdict]} {nodeid.split('[')[0]}")
+            progress.console.print(
+                f"{marks[verdict]} {short_id(nodeid)}", overflow="ellipsis", no_wrap=True, crop=True
+            )
             elapsed = time.monotonic() - start
             left = (tally.total - tally.done) * elapsed / max(1, tally.done)
             counts = " ".join(f"{k} {v}" for k, v in sorted(tally.counts.items()))

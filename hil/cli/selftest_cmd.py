@@ -14,14 +14,6 @@ from rich.table import Table
 from hil.paths import REPO_ROOT
 
 
-def _short(nodeid: str) -> str:
-    """suites/test_tid.py::test_x[sim:600727...-in-order] -> test_tid::test_x[in-order]"""
-    path, _, name = nodeid.partition("::")
-    base, _, params = name.partition("[")
-    params = params.rstrip("]").partition("-")[2] if "-" in params else ""
-    return f"{Path(path).stem}::{base}" + (f"[{params}]" if params else "")
-
-
 @click.command()
 @click.option(
     "--defect",
@@ -59,6 +51,7 @@ def selftest(
     the rule it breaks, and the conforming meter must pass everything. Exit 1 otherwise."""
     from hil.conformance.catalogue import load_catalogue
     from hil.meter.defects import Defect
+    from hil.run import short_id
     from hil.selftest import CONFORMING, ProfileRun, run_selftest
     from hil.sim.build import parse_defect
 
@@ -102,13 +95,13 @@ def selftest(
             status = "[green]passes all[/]" if run.ok else "[red]FAILS[/]"
             detail = (
                 f"{len(run.tests)} tests; "
-                + ", ".join(_short(t["nodeid"]) for t in run.failed + run.errors)
+                + ", ".join(short_id(t["nodeid"]) for t in run.failed + run.errors)
                 if not run.ok
                 else f"{len(run.tests)} tests passed"
             )
             table.add_row(run.profile, "-", detail or run.stderr_tail, status)
             continue
-        names = sorted({_short(t["nodeid"]) for t in run.detecting})
+        names = sorted({short_id(t["nodeid"]) for t in run.detecting})
         status = "[green]detected[/]" if run.ok else "[red]MISSED[/]"
         detail = "\n".join(names) if names else (run.stderr_tail or "no failing test")
         table.add_row(run.profile, ", ".join(sorted(run.expected)), detail, status)
