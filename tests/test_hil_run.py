@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -92,6 +93,14 @@ def test_killed_run_keeps_every_finished_test(tmp_path):
     finished = [e for e in events if e["event"] == "test"]
     assert len(finished) >= 2 and events[-1]["event"] != "run_end"
     assert all(e["verdict"] == "pass" for e in finished)
+    # `hil report` renders what is there and says it is partial.
+    rendered = subprocess.run([sys.executable, "-m", "hil", "report", str(journal.parent)],
+                              capture_output=True, text=True, timeout=120, env=ENV)
+    assert rendered.returncode == 0, rendered.stdout + rendered.stderr
+    record = json.loads((journal.parent / "record.json").read_text())
+    assert record["run"]["partial"] is True
+    assert {t["nodeid"] for t in record["tests"]} == {e["nodeid"] for e in finished}
+    assert "PARTIAL" in (journal.parent / "report.html").read_text()
     # The orphaned simulator notices and stops by itself.
     time.sleep(2)
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hil.conformance.evidence import Evidence
-from hil.errors import BenchFault
 
 if TYPE_CHECKING:
     from hil.report.journal import Journal
@@ -28,9 +27,13 @@ class RobotRun:
 
     # -- evidence ---------------------------------------------------------------------------
     def begin_test(self, full_name: str) -> Evidence:
-        """Fresh evidence for a test that is starting (the library's own listener calls this)."""
-        self.evidence[full_name] = evidence = Evidence()
-        return evidence
+        """The evidence of a test that is starting (the library's own listener calls this).
+
+        Tests run one at a time in a process: what an earlier test left (no journal
+        listener took it) is dropped. Two library instances in one suite share it."""
+        if full_name not in self.evidence:
+            self.evidence = {full_name: Evidence()}
+        return self.evidence[full_name]
 
     def take_evidence(self, full_name: str) -> Evidence | None:
         return self.evidence.pop(full_name, None)
@@ -43,34 +46,11 @@ class RobotRun:
         if self.journal is None or identity in self._journaled:
             return
         self._journaled.add(identity)
-        self.journal.write("rig", **rig_identity(rig, defect))
+        self.journal.write("rig", **rig.identity(defect))  # as the pytest plugin
 
     def rig_closed(self, rig: Rig) -> None:
         if self.rig is rig:
             self.rig = None
-
-
-def rig_identity(rig: Rig, defect: str | None) -> dict[str, object]:
-    """The ``rig`` event's fields, as the pytest plugin writes them: meter INFO and
-    instrument *IDN? (never key values)."""
-    instruments = {}
-    for name in ("ac_source", "dmm", "load"):
-        device = getattr(rig, name)
-        if device is not None:
-            try:
-                instruments[name] = device.idn()
-            except BenchFault as exc:
-                instruments[name] = f"no answer: {exc}"
-    return {
-        "name": rig.name,
-        "serial": rig.serial,
-        "simulated": rig.sim is not None,
-        "defect": defect,
-        "meter": {**rig.meter.key_info.describe(), "pan": rig.serial, "profile": rig.profile.name},
-        "probe_info": rig.info(),
-        "instruments": instruments,
-        "features": rig.features,
-    }
 
 
 RUN = RobotRun()

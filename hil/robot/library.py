@@ -1,0 +1,820 @@
+"""The Robot Framework keyword library over the harness's ``Rig`` (``Library    hil.robot``).
+
+A thin keyword layer over the same objects the pytest front end uses: ``Rig`` for the bench,
+``TokenFactory`` for tokens, ``Oracle`` for what a conforming meter does, ``inject`` and
+``check_state`` for the comparison, ``Evidence`` for the report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from robot.api import logger
+from robot.api.deco import keyword, library
+from robot.api.exceptions import SkipExecution
+from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
+
+from hil import __version__
+from hil.conformance.evidence import Evidence
+from hil.conformance.factory import Case, TokenFactory
+from hil.conformance.oracle import Oracle
+from hil.conformance.steps import ConformanceFailure, await_meter_event, check_state, inject
+from hil.errors import BenchFault, HarnessError
+from hil.meter.results import TokenResult
+from hil.paths import REPO_ROOT, RIGS
+from hil.rig.rig import Rig
+from hil.robot.state import RUN
+from hil.sts.tid import tid_from_datetime
+
+try:  # labels on allure results when the allure_robotframework listener runs
+    import allure
+except ImportError:  # pragma: no cover - allure-python-commons comes with allure-pytest
+    allure = None
+
+BENCH_FAULT_TAG = "bench-fault"
+HARNESS_ERROR_TAG = "harness-error"
+NEXT_BASE_DATE = {1993: 2014, 2014: 2035}
+_TID_CURSOR: dict[str, int] = {}  # meter PAN -> next TID, so TIDs rise across suites
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class BenchFaultError(RuntimeError):
+    """The bench or the harness (not the meter) is at fault; the verdict is *error*."""
+
+    ROBOT_SUPPRESS_NAME = True
+
+
+class KeywordUsageError(ValueError):
+    """A keyword was given arguments it cannot use (a mistake in the test, not the meter)."""
+
+    ROBOT_SUPPRESS_NAME = True
+
+
+class MeterNonconformance(AssertionError):
+    """The meter did something a conforming meter does not (a *fail* verdict)."""
+
+    ROBOT_SUPPRESS_NAME = True
+
+
+def _tag_test(tag: str) -> None:
+    # Outside Robot there is no test; in a suite teardown Set Tags is refused.
+    with contextlib.suppress(RobotNotRunningError, RuntimeError):
+        BuiltIn().set_tags(tag)
+
+
+def _kw(name: str | None = None) -> Callable[[_F], _F]:
+    """A keyword whose harness errors surface as errors, not as the meter's failures.
+
+    ``BenchFault`` -> "BENCH FAULT: ..." and tag ``bench-fault``; other harness errors
+    (a rig file problem, a missing device) -> "HARNESS ERROR: ..." and tag
+    ``harness-error``. The journal listener turns both tags into the *error* verdict.
+    """
+
+    def decorate(func: _F) -> _F:
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except BenchFault as exc:
+                _tag_test(BENCH_FAULT_TAG)
+                raise BenchFaultError(f"BENCH FAULT: {exc}") from exc
+            except HarnessError as exc:
+                _tag_test(HARNESS_ERROR_TAG)
+                raise BenchFaultError(f"HARNESS ERROR: {exc}") from exc
+            except ConformanceFailure as exc:
+                raise MeterNonconformance(str(exc)) from exc
+            except ValueError as exc:
+                raise KeywordUsageError(str(exc)) from exc
+
+        return keyword(name)(run)  # type: ignore[return-value]
+
+    return decorate
+
+
+def resolve_rig_path(rig: str | Path | None) -> Path:
+    """The rig file ``Open Rig`` uses: ``rigs/sim.yaml`` by default; a relative path from
+    the working directory, else from the repository root."""
+    path = Path(rig) if rig else RIGS / "sim.yaml"
+    if not path.is_absolute() and not path.exists() and (REPO_ROOT / path).exists():
+        path = REPO_ROOT / path
+    return path
+
+
+def _digits(token: str) -> str:
+    digits = re.sub(r"[\s-]", "", str(token))
+    if not re.fullmatch(r"\d{20}", digits):
+        raise ValueError(f"a token is 20 digits, got {token!r}")
+    return digits
+
+
+def _units(kwh: float) -> int:
+    units = round(kwh * 10)
+    if abs(kwh * 10 - units) > 1e-6 or units < 0:
+        raise ValueError(f"credit tokens carry whole 0.1 kWh units, got {kwh:g} kWh")
+    return units
+
+
+def _result(name: str) -> TokenResult:
+    try:
+        return TokenResult.from_label(name)
+    except ValueError:
+        pass
+    try:
+        return TokenResult[re.sub(r"[\s-]+", "_", name.strip()).upper()]
+    except KeyError:
+        raise ValueError(
+            f"unknown token result {name!r}; known: "
+            + ", ".join(result.label for result in TokenResult)
+        ) from None
+
+
+def _same(expected: object, actual: str) -> bool:
+    text = str(expected).strip()
+    if text.isdigit() and actual.strip().isdigit():
+        return int(text) == int(actual)
+    return text.casefold() == actual.strip().casefold()
+
+
+class _TestLifecycle:
+    """The library's own listener: per-test evidence and a fresh oracle for every test."""
+
+    ROBOT_LISTENER_API_VERSION = 3
+
+    def __init__(self, owner: StsMeter) -> None:
+        self._owner = owner
+
+    def start_test(self, data: Any, result: Any) -> None:
+        self._owner._begin_test(result.full_name)
+
+    def end_test(self, data: Any, result: Any) -> None:
+        self._owner._end_test()
+
+
+@library(scope="SUITE", version=__version__, doc_format="ROBOT")
+class StsMeter:
+    """Keywords for testing an STS (IEC 62055-41) prepaid meter on a HIL bench.
+
+    Import it as ``Library    hil.robot``. One instance serves one suite
+    (``ROBOT_LIBRARY_SCOPE = SUITE``): open the bench in ``Suite Setup``, put the meter
+    back in its factory state in ``Test Setup`` and close the bench in ``Suite Teardown``:
+
+    | ***** Settings *****
+    | Library           hil.robot
+    | Suite Setup       `Open Rig`    ${RIG}    defect=${DEFECT}
+    | Suite Teardown    `Close Rig`
+    | Test Setup        `Reset Meter`
+    |
+    | ***** Test Cases *****
+    | Replayed Token Is Used
+    |     [Tags]    req:TID-USED
+    |     ${token} =    `Generate Credit Token`    5
+    |     `Enter Token And Expect`    ${token}    Accept
+    |     ${replay} =    `Generate Replay Of`    ${token}
+    |     `Enter Token And Expect`    ${replay}    Used
+    |     `Credit Should Be`    5
+
+    = Rig =
+
+    `Open Rig` reads a rig file (default ``rigs/sim.yaml``, the simulated bench, which the
+    library starts and stops itself). ``defect`` names a simulated meter defect profile,
+    for checking that the suites catch it. The same rig files serve pytest and Robot.
+
+    = Tokens =
+
+    Tokens are plain 20-digit strings. The ``Generate ...`` keywords build them for the
+    meter under test from its identity and key in the rig file. Their TIDs rise across the
+    whole run, so tokens from different tests never collide. The library remembers what
+    each token is for; that label appears in the evidence.
+
+    The ``key`` argument of the generators selects the decoder key: ``current`` (the key
+    the meter holds: after a key change set that the meter completed, the new one),
+    ``old`` (the key before the last completed key change) or ``new`` (the key of the last
+    `Generate Key Change Tokens`, whether or not the meter has it yet).
+
+    = Conforming meter (oracle) =
+
+    Each test has an oracle: a conforming meter model started from the state the meter
+    reports at the first token or bench action of the test. `Enter Token And Expect`
+    fails when the meter's result, credit change or relay differ from the oracle's, with a
+    message that says what the meter did and what the standard requires.
+    `Meter State Should Conform` compares credit, relay and TID memory.
+
+    = Entry path =
+
+    ``via`` selects how a token reaches the meter: ``keypad``, ``virtual_carrier`` or
+    ``bulk`` (the virtual carrier where the rig has one, else the keypad: for filling
+    the meter quickly). By default the rig file's ``token_entry``.
+
+    = Verdicts =
+
+    A failing keyword is the meter's *fail* verdict, except when the bench is at fault:
+    then the message starts with ``BENCH FAULT:`` (``HARNESS ERROR:`` for a rig file or
+    configuration problem) and the test gets the tag ``bench-fault`` (``harness-error``).
+    The journal listener (``hil.robot.listener.JournalListener``) reports those tests as
+    *error*: a broken bench says nothing about the meter.
+
+    Give each test its requirement ids as tags ``req:<ID>`` (ids from
+    ``fixtures/requirements.yaml``); the journal lists them as the test's clauses.
+    """
+
+    def __init__(self) -> None:
+        self.ROBOT_LIBRARY_LISTENER = _TestLifecycle(self)
+        self._rig: Rig | None = None
+        self._defect: str | None = None
+        self._base: TokenFactory | None = None  # the rig file's key
+        self._current: TokenFactory | None = None  # the key the meter holds
+        self._previous: TokenFactory | None = None  # before the last completed key change
+        self._pending: TokenFactory | None = None  # the last generated key change set's key
+        self._pending_set: set[str] = set()
+        self._cases: dict[str, Case] = {}
+        self._entered: set[str] = set()  # tokens entered since the last reset
+        self._oracle: Oracle | None = None
+        self._evidence = Evidence()
+        self._last: TokenResult | None = None
+        self._credit_mark: float | None = None
+        self._load_w = 0.0
+
+    # -- lifecycle (the library's listener) ---------------------------------------------------
+    def _begin_test(self, full_name: str) -> None:
+        self._evidence = RUN.begin_test(full_name)
+        self._oracle = None
+        self._last = None
+        self._credit_mark = None
+        if allure is not None and self._rig is not None:
+            allure.dynamic.label("rig", self._rig.name)
+            allure.dynamic.label("meter", self._rig.serial)
+
+    def _end_test(self) -> None:
+        self._evidence = Evidence()  # keywords between tests must not add to the last test's
+
+    # -- helpers --------------------------------------------------------------------------------
+    @property
+    def rig(self) -> Rig:
+        """The open bench (for Python keywords layered on this library)."""
+        if self._rig is None:
+            raise RuntimeError("no rig is open: call Open Rig first (e.g. in Suite Setup)")
+        return self._rig
+
+    def _factory(self, key: str = "current") -> TokenFactory:
+        if self._current is None:
+            raise RuntimeError("no rig is open: call Open Rig first (e.g. in Suite Setup)")
+        chosen = {"current": self._current, "old": self._previous, "new": self._pending}
+        if key not in chosen:
+            raise ValueError(f"key must be current, old or new, got {key!r}")
+        factory = chosen[key]
+        if factory is None:
+            what = "completed key change" if key == "old" else "Generate Key Change Tokens"
+            raise ValueError(f"key={key} needs a {what} earlier in the suite")
+        return factory
+
+    def _remember(self, case: Case) -> str:
+        self._cases[case.digits] = case
+        logger.info(f"{case.label}: {case.digits}")
+        return case.digits
+
+    def _via(self, via: str | None) -> str | None:
+        if via == "bulk":
+            return "virtual_carrier" if self.rig.has("virtual_carrier") else None
+        if via not in (None, "keypad", "virtual_carrier"):
+            raise ValueError(f"via must be keypad, virtual_carrier or bulk, got {via!r}")
+        return via
+
+    def _oracle_now(self) -> Oracle:
+        """The test's oracle, started from the meter's present state on first use."""
+        if self._oracle is None:
+            rig, factory = self.rig, self._factory()
+            self._oracle = Oracle.start(
+                rig.meter.meter_pan,
+                factory.info,
+                factory.key,
+                rig.profile,
+                credit_wh=round(rig.read_credit() * 1000),
+                tid_memory=rig.read_tid_memory(),
+                clock=rig.now,
+                sta_tables=rig.meter.tables(rig.base),
+                load_w=self._load_w,
+            )
+        return self._oracle
+
+    def _enter(
+        self, token: str, via: str | None, check_relay: bool
+    ) -> tuple[TokenResult, ConformanceFailure | None]:
+        digits = _digits(token)
+        case = self._cases.get(digits) or Case(digits, None, "token given by the test")
+        if digits in self._entered:
+            case = dataclasses.replace(case, label=f"{case.label}, entered again")
+        oracle = self._oracle_now()
+        failure = None
+        try:
+            inject(
+                self.rig, oracle, self._evidence, case, via=self._via(via), check_relay=check_relay
+            )
+        except ConformanceFailure as exc:
+            failure = exc
+        step = self._evidence.steps[-1]
+        result = TokenResult.from_label(step.observed_result)
+        self._entered.add(digits)
+        self._last = result
+        self._credit_mark = step.credit_kwh - step.observed_credit_delta_kwh
+        if result is TokenResult.KCT2 and digits in self._pending_set:
+            self._previous, self._current = self._current, self._pending
+            self._pending_set = set()
+            logger.info("key change complete: new tokens use the new key (key=current)")
+        logger.info(
+            f"{case.label}: the meter answered {result.label}; a conforming meter: "
+            f"{step.expected_result}"
+        )
+        return result, failure
+
+    # -- rig ------------------------------------------------------------------------------------
+    @_kw()
+    def open_rig(
+        self,
+        rig: str | None = None,
+        defect: str | None = None,
+        speed: float | None = None,
+        probe_log: str | None = None,
+    ) -> None:
+        """Opens the bench described by the rig file ``rig`` (default ``rigs/sim.yaml``).
+
+        For a simulated bench (a rig file with a ``simulator:`` section) the simulator is
+        started here and stopped by `Close Rig`. ``defect`` makes the simulated meter
+        non-conforming (a defect profile name such as ``accepts_replays``; ``${None}`` for a
+        conforming one). ``speed`` overrides the simulator clock speed. ``probe_log``
+        appends every probe line to that file.
+
+        A relative ``rig`` path is taken from the working directory, else from the
+        repository root. An already open bench is closed first.
+
+        | Open Rig    rigs/sim.yaml    defect=${DEFECT}
+        """
+        if self._rig is not None:
+            self.close_rig()
+        opened = Rig.open(
+            resolve_rig_path(rig),
+            defect=defect or None,
+            speed=speed,
+            log_path=Path(probe_log) if probe_log else None,
+        )
+        try:
+            spec = opened.meter
+            start = max(
+                _TID_CURSOR.get(spec.pan, 0),
+                tid_from_datetime(datetime.now(UTC), spec.base_date),
+            )
+            vending_key = (
+                spec.vending_key.load(
+                    "vending key", (160,) if spec.dkga == 4 else (64, 128), opened.base
+                )
+                if spec.vending_key
+                else None
+            )
+            self._base = TokenFactory(
+                spec.meter_pan,
+                spec.key_info,
+                spec.load_decoder_key(opened.base),
+                vending_key=vending_key,
+                tid_start=start,
+                sta_tables=spec.tables(opened.base),
+            )
+            self._rig, self._defect = opened, defect or None
+            self._forget_meter_state()
+            RUN.rig_opened(opened, self._defect)
+        except BaseException:
+            self._rig = None
+            opened.close()
+            raise
+        logger.info(f"rig {opened.name}: meter {opened.serial}, features {opened.features}")
+
+    @_kw()
+    def close_rig(self) -> None:
+        """Closes the bench: relays off, ports closed, simulator stopped. Safe to call twice."""
+        rig, self._rig = self._rig, None
+        if rig is None:
+            return
+        if self._current is not None:
+            cursor = max(self._current.cursor, self._base.cursor if self._base else 0)
+            _TID_CURSOR[rig.serial] = cursor + 10
+        RUN.rig_closed(rig)
+        rig.close()
+
+    @_kw()
+    def reset_meter(self) -> None:
+        """Puts the meter back in its factory state (test firmware's RESET STATE): no
+        credit, empty TID memory, the rig file's key; supply on and no load on the bench.
+
+        Use it as ``Test Setup`` so every test starts from the same state."""
+        self.rig.reset_state()
+        self._forget_meter_state()
+
+    def _forget_meter_state(self) -> None:
+        self._current, self._previous, self._pending = self._base, None, None
+        self._pending_set = set()
+        self._entered = set()
+        self._oracle = None
+        self._last = None
+        self._credit_mark = None
+        self._load_w = 0.0
+
+    @_kw()
+    def require_rig_feature(self, *features: str) -> None:
+        """Skips the test unless the rig has all these features (``keypad``,
+        ``virtual_carrier``, ``power_control``, ``load_control``, ``relay_sensing``,
+        ``fault_injection``)."""
+        missing = [f for f in features if not self.rig.has(f)]
+        if missing:
+            raise SkipExecution(f"rig {self.rig.name} lacks feature {', '.join(missing)}")
+
+    @_kw()
+    def rig_has_feature(self, feature: str) -> bool:
+        """Returns ``${True}`` if the rig has ``feature`` (see `Require Rig Feature`)."""
+        return self.rig.has(feature)
+
+    # -- tokens -----------------------------------------------------------------------------------
+    @_kw()
+    def generate_credit_token(self, kwh: float, kind: int = 0, key: str = "current") -> str:
+        """Returns a credit token (class 0) for ``kwh`` kWh, a multiple of 0.1.
+
+        ``kind`` is the register: 0 electricity, 1 water, 2 gas, 3 time. ``key``:
+        ``current``, ``old`` or ``new`` (see `Tokens`).
+
+        | ${token} =    Generate Credit Token    25.6
+        """
+        return self._remember(self._factory(key).credit(_units(kwh), kind=kind))
+
+    @_kw()
+    def generate_replay_of(self, token: str) -> str:
+        """Returns ``token`` itself, to enter it a second time (a replay).
+
+        Only a name for the intent: entering the same token twice is the replay. The
+        evidence labels the second entry as entered again."""
+        digits = _digits(token)
+        logger.info(f"replay of {self._cases[digits].label if digits in self._cases else digits}")
+        return digits
+
+    @_kw()
+    def generate_wrong_meter_token(self) -> str:
+        """Returns a credit token for another meter (the next DRN): the meter must refuse
+        it (CRC)."""
+        return self._remember(self._factory().wrong_meter())
+
+    @_kw("Generate Wrong SGC Token")
+    def generate_wrong_sgc_token(self) -> str:
+        """Returns a credit token under another supply group code's key (refused: CRC)."""
+        return self._remember(self._factory().wrong_sgc())
+
+    @_kw("Generate Wrong TI Token")
+    def generate_wrong_ti_token(self) -> str:
+        """Returns a credit token under another tariff index's key (refused: CRC)."""
+        return self._remember(self._factory().wrong_ti())
+
+    @_kw("Generate Wrong KRN Token")
+    def generate_wrong_krn_token(self) -> str:
+        """Returns a credit token under another key revision's key (refused: CRC)."""
+        return self._remember(self._factory().wrong_krn())
+
+    @_kw()
+    def generate_wrong_vending_key_token(self) -> str:
+        """Returns a credit token under a key derived from another vending key (refused:
+        CRC)."""
+        return self._remember(self._factory().wrong_vending_key())
+
+    @_kw()
+    def generate_mistyped_token(self, token: str | None = None) -> str:
+        """Returns ``token`` (default: a fresh credit token) with one digit changed so that
+        its CRC fails, as a customer's typo would (refused: CRC)."""
+        base = self._cases.get(_digits(token)) if token else None
+        if token and base is None:
+            base = Case(_digits(token), None, "token given by the test")
+        return self._remember(self._factory().mistyped(base))
+
+    @_kw()
+    def generate_swapped_token(self, token: str | None = None) -> str:
+        """Returns ``token`` (default: a fresh credit token) with two adjacent digits
+        swapped so that its CRC fails (refused: CRC)."""
+        base = self._cases.get(_digits(token)) if token else None
+        if token and base is None:
+            base = Case(_digits(token), None, "token given by the test")
+        return self._remember(self._factory().swapped(base))
+
+    @_kw()
+    def generate_power_limit_token(self, watts: int, key: str = "current") -> str:
+        """Returns a SetMaximumPowerLimit token (class 2) for ``watts``."""
+        return self._remember(self._factory(key).power_limit(watts))
+
+    @_kw()
+    def generate_clear_credit_token(self, key: str = "current") -> str:
+        """Returns a ClearCredit token (class 2) for all registers."""
+        return self._remember(self._factory(key).clear_credit())
+
+    @_kw()
+    def generate_clear_tamper_token(self, key: str = "current") -> str:
+        """Returns a ClearTamperCondition token (class 2)."""
+        return self._remember(self._factory(key).clear_tamper())
+
+    @_kw()
+    def generate_test_token(self, *tests: str, mfr_code: int | None = None) -> str:
+        """Returns a class 1 InitiateMeterTest/Display token for these tests (``display``,
+        ``load-switch``, ...; none given: all tests).
+
+        ``mfr_code`` defaults to the meter's manufacturer code; another code must be
+        refused (Mfr code).
+
+        | ${token} =    Generate Test Token    display
+        """
+        return self._remember(self._factory().meter_test(*tests, mfr_code=mfr_code))
+
+    @_kw()
+    def generate_key_change_tokens(
+        self,
+        krn: int | None = None,
+        order: str = "forward",
+        rollover: bool = False,
+        kt: int | None = None,
+        ken: int | None = None,
+    ) -> list[str]:
+        """Returns the key change token set (2 or 4 sections) that changes the meter's key
+        to key revision ``krn`` (default: the next revision), under the current key.
+
+        ``order``: ``forward`` (sections 1, 2, ...), ``reverse``, or the section numbers
+        separated by commas (``2,1``). ``rollover=True`` makes a TID rollover key change
+        to the next base date. ``kt`` and ``ken`` change the key type and the key expiry
+        number too.
+
+        When the meter completes the set (2nd KCT), tokens with ``key=current`` use the new
+        key and ``key=old`` the previous one; ``key=new`` selects the new key before that.
+
+        | @{set} =    Generate Key Change Tokens    krn=2    order=reverse
+        | FOR    ${section}    IN    @{set}
+        |     Enter Token And Expect    ${section}
+        | END
+        | Token Result Should Be    2nd KCT
+        """
+        factory = self._factory()
+        info = factory.info
+        changes: dict[str, int] = {"krn": krn if krn is not None else info.krn % 9 + 1}
+        if kt is not None:
+            changes["kt"] = kt
+        if ken is not None:
+            changes["ken"] = ken
+        if rollover:
+            if info.base_year not in NEXT_BASE_DATE:
+                raise ValueError(f"base date {info.base_year} has no later base date")
+            changes["base_year"] = NEXT_BASE_DATE[info.base_year]
+        new = dataclasses.replace(info, **changes)
+        cases = factory.key_change(new, rollover=rollover)
+        sections = list(range(1, len(cases) + 1))
+        if order == "forward":
+            wanted = sections
+        elif order == "reverse":
+            wanted = sections[::-1]
+        else:
+            wanted = [int(part) for part in re.split(r"[,\s]+", order.strip()) if part]
+            if sorted(wanted) != sections:
+                raise ValueError(f"order {order!r} must name each of sections {sections} once")
+        # After a rollover TIDs count from the new base date (a low TID is valid there).
+        self._pending = factory.with_key(new, tid_start=1000 if rollover else None)
+        ordered = [cases[i - 1] for i in wanted]
+        self._pending_set = {case.digits for case in ordered}
+        return [self._remember(case) for case in ordered]
+
+    # -- entering tokens ------------------------------------------------------------------------
+    @_kw()
+    def enter_token(self, token: str, via: str | None = None) -> str:
+        """Enters ``token`` once and returns the meter's result name (``Accept``, ``Used``,
+        ``CRC``, ``1st KCT``, ...). Never retried: entering a token twice is a replay.
+
+        Does not judge the result (see `Token Result Should Be` and `Enter Token And
+        Expect`), but the oracle sees the token too, and the evidence records what a
+        conforming meter would have done. ``via``: see `Entry path`.
+        """
+        result, failure = self._enter(token, via, check_relay=True)
+        if failure is not None:
+            logger.info(f"the meter differs from a conforming meter: {failure}")
+        return result.label
+
+    @_kw()
+    def enter_token_and_expect(
+        self,
+        token: str,
+        expected: str | None = None,
+        via: str | None = None,
+        check_relay: bool = True,
+    ) -> str:
+        """Enters ``token`` once and checks the meter against a conforming meter (the
+        oracle): result code, credit change and relay. Returns the result name.
+
+        Fails with the conformance message (what the meter did, what the standard requires)
+        when the meter differs from the oracle. ``expected`` (a result name such as
+        ``Accept``, ``Used``, ``CRC``, ``1st KCT``) is what the test expects in addition;
+        it is checked before entering, so a misspelt name does not spend the token.
+        ``check_relay=False`` skips the relay comparison (a load-switch test opens it for
+        a while).
+
+        | Enter Token And Expect    ${token}    Used
+        """
+        wanted = _result(expected) if expected else None
+        result, failure = self._enter(token, via, check_relay=check_relay)
+        if failure is not None:
+            raise failure
+        if wanted is not None and result is not wanted:
+            raise AssertionError(
+                f"the test expects {wanted.label}, but the meter answered {result.label} "
+                "as a conforming meter does: the test's expectation is wrong"
+            )
+        return result.label
+
+    @_kw()
+    def token_result_should_be(self, expected: str) -> None:
+        """Checks the result of the last token this suite entered (``Accept``, ``Used``,
+        ``CRC``, ...); before any, the meter's last-token-result register."""
+        wanted = _result(expected)
+        if self._last is not None:
+            actual = self._last
+        else:
+            code = self.rig.read_token_result().get("code")
+            actual = TokenResult(int(code)) if code is not None else TokenResult.RESERVED
+        if actual is not wanted:
+            raise AssertionError(f"token result is {actual.label}, expected {wanted.label}")
+
+    # -- credit -----------------------------------------------------------------------------------
+    @_kw()
+    def read_credit(self) -> float:
+        """Returns the meter's credit in kWh."""
+        return self.rig.read_credit()
+
+    @_kw()
+    def credit_should_be(self, kwh: float, tolerance: float = 0.001) -> None:
+        """Checks that the meter's credit is ``kwh`` kWh (within ``tolerance``)."""
+        credit = self.rig.read_credit()
+        if abs(credit - kwh) > tolerance + 1e-9:
+            raise AssertionError(f"credit is {credit:.3f} kWh, expected {kwh:.3f} kWh")
+
+    @_kw()
+    def remember_credit(self) -> float:
+        """Reads the credit and keeps it as the base of `Credit Should Increase By`."""
+        self._credit_mark = self.rig.read_credit()
+        return self._credit_mark
+
+    @_kw()
+    def credit_should_increase_by(self, kwh: float, tolerance: float = 0.001) -> None:
+        """Checks that the credit rose by ``kwh`` kWh since the last token entered or the
+        last `Remember Credit`, whichever came later."""
+        if self._credit_mark is None:
+            raise RuntimeError("no base: enter a token or call Remember Credit first")
+        credit = self.rig.read_credit()
+        delta = credit - self._credit_mark
+        if abs(delta - kwh) > tolerance + 1e-9:
+            raise AssertionError(
+                f"credit rose by {delta:+.3f} kWh (to {credit:.3f}), expected {kwh:+.3f} kWh"
+            )
+
+    # -- relay ------------------------------------------------------------------------------------
+    def _relay(self, closed: bool, reason: str | None) -> None:
+        actual, why = self.rig.read_relay()
+        if actual != closed:
+            state = "closed" if actual else f"open ({why or 'no reason'})"
+            raise AssertionError(
+                f"the meter reports its relay {state}, expected {'closed' if closed else 'open'}"
+            )
+        if reason is not None and why != reason:
+            raise AssertionError(f"the relay is open for {why or 'no reason'}, expected {reason}")
+
+    @_kw()
+    def relay_should_be_open(self, reason: str | None = None) -> None:
+        """Checks that the meter reports its load relay open (supply off), for ``reason``
+        (``credit``, ``power_limit``, ``tamper``, ...) when given."""
+        self._relay(False, reason)
+
+    @_kw()
+    def relay_should_be_closed(self) -> None:
+        """Checks that the meter reports its load relay closed (supply on)."""
+        self._relay(True, None)
+
+    def _sensed(self, closed: bool) -> None:
+        actual = self.rig.sense_relay()
+        self._evidence.note(f"DMM on the load side: relay {'closed' if actual else 'open'}")
+        if actual != closed:
+            raise AssertionError(
+                "the DMM on the load side "
+                + ("still sees mains: the relay is closed" if actual else "sees no mains")
+                + f", expected the relay {'closed' if closed else 'open'}"
+            )
+
+    @_kw()
+    def relay_should_be_sensed_open(self) -> None:
+        """Checks with the DMM on the load side (not the meter's word) that the relay is
+        open. Needs the ``relay_sensing`` feature."""
+        self._sensed(False)
+
+    @_kw()
+    def relay_should_be_sensed_closed(self) -> None:
+        """Checks with the DMM on the load side (not the meter's word) that the relay is
+        closed. Needs the ``relay_sensing`` feature."""
+        self._sensed(True)
+
+    # -- meter state ------------------------------------------------------------------------------
+    @_kw()
+    def meter_state_should_conform(self, what: str = "state") -> None:
+        """Checks credit, relay and TID memory against the conforming meter (the oracle);
+        ``what`` names the moment in the message and the evidence."""
+        check_state(self.rig, self._oracle_now(), self._evidence, what)
+
+    @_kw()
+    def get_meter_info(self) -> dict[str, str]:
+        """Returns the meter's INFO fields (``krn``, ``sgc``, ``base_date``, ...), read now."""
+        return dict(self.rig.info(refresh=True))
+
+    @_kw()
+    def meter_info_should_match(self, **fields: str) -> None:
+        """Checks INFO fields read from the meter now; numbers compare as numbers.
+
+        | Meter Info Should Match    krn=2    base_date=2014
+        """
+        info = self.rig.info(refresh=True)
+        wrong = [
+            f"{name} is {info.get(name, '(missing)')}, expected {value}"
+            for name, value in fields.items()
+            if not _same(value, info.get(name, ""))
+        ]
+        if wrong:
+            raise AssertionError("meter INFO: " + "; ".join(wrong))
+
+    # -- bench ------------------------------------------------------------------------------------
+    @_kw()
+    def set_load(self, watts: float) -> None:
+        """Sets the load on the meter's output to ``watts`` (electronic load or reference
+        load). Meter events are looked for from here on (see `Wait For Meter Event`)."""
+        oracle = self._oracle_now()
+        self.rig.mark()
+        self.rig.set_load(watts)
+        oracle.set_load(watts)
+        self._load_w = watts
+        self._evidence.note(f"load set to {watts:g} W")
+
+    @_kw()
+    def power_cycle_meter(self, off: timedelta = timedelta(seconds=0.5)) -> None:
+        """Switches the meter's supply off for ``off`` and on again, and waits until it
+        answers. Needs the ``power_control`` feature."""
+        oracle = self._oracle_now()
+        self.rig.power_cycle(off_s=off.total_seconds())
+        oracle.power_cycle()
+        self._evidence.note(f"power cycled ({off.total_seconds():g} s off)")
+
+    @_kw()
+    def mark_meter_events(self) -> None:
+        """Forgets the meter events seen so far: `Wait For Meter Event` looks from here on.
+        (Token entry, `Set Load` and `Power Cycle Meter` mark by themselves.)"""
+        self.rig.mark()
+
+    @_kw()
+    def wait_for_meter_event(
+        self,
+        event: str,
+        timeout: timedelta = timedelta(seconds=5),
+        accelerate: float = 1.0,
+        **fields: str,
+    ) -> None:
+        """Waits for the meter to report ``event`` with these fields on its probe, since the
+        last mark (token entry, `Set Load`, `Power Cycle Meter`, `Mark Meter Events`).
+
+        ``accelerate`` runs a simulated meter's clock that many times faster meanwhile (no
+        effect on a real bench). If the event never comes, the meter's state is compared
+        with the oracle's and the test fails: a missing event is the meter's failure.
+
+        | Wait For Meter Event    RELAY_CHANGED    relay=open    timeout=20s    accelerate=200
+        """
+        oracle = self._oracle_now()
+        with self.rig.accelerate(accelerate):
+            await_meter_event(
+                self.rig,
+                oracle,
+                self._evidence,
+                event,
+                timeout_s=timeout.total_seconds(),
+                **fields,
+            )
+
+    @_kw()
+    def let_meter_time_pass(self, duration: timedelta) -> None:
+        """Lets ``duration`` of meter time pass (on a simulated meter, on an accelerated
+        clock, so it takes a fraction of that)."""
+        seconds = duration.total_seconds()
+        oracle = self._oracle_now()
+        with self.rig.accelerate(max(1.0, seconds / 0.2)):
+            time.sleep(seconds / self.rig.speed + 0.05)
+        oracle.advance()
+        self._evidence.note(f"{seconds:g} s of meter time passed")
+
+    @_kw()
+    def note_evidence(self, text: str) -> None:
+        """Adds ``text`` to the test's evidence notes (shown in the run record)."""
+        self._evidence.note(text)

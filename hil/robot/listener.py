@@ -1,0 +1,156 @@
+"""The run journal for Robot runs (Listener API v3).
+
+    robot --listener hil.robot.listener.JournalListener:reports/journal.jsonl suites/robot
+
+Writes the same events, with the same fields, as the pytest plugin's ``--hil-journal``:
+``run_start``, ``rig`` (written by the library when it opens a bench), one ``test`` per
+test, ``run_end``; the report layer merges both front ends into one run record.
+
+A test's node id is ``<suite file>::<test name>`` (the file relative to the repository
+root), its clauses come from its ``req:<ID>`` tags, its evidence from the library's
+keywords. Robot has no *error* status: a test the library tagged ``bench-fault`` or
+``harness-error``, or whose setup failed, is journaled with the verdict ``error``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from robot.api.interfaces import ListenerV3
+from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
+
+from hil.errors import ConfigError
+from hil.paths import REPO_ROOT
+from hil.report.journal import SCHEMA, Journal, harness_identity, now_iso
+from hil.rig.config import load_rig
+from hil.robot.library import BENCH_FAULT_TAG, HARNESS_ERROR_TAG, resolve_rig_path
+from hil.robot.state import RUN
+
+REQUIREMENT_TAG = "req:"
+_ERROR_TAGS = {BENCH_FAULT_TAG, HARNESS_ERROR_TAG}
+
+
+def clauses_of(tags: Any) -> list[str]:
+    """Requirement ids from ``req:<ID>`` tags, in tag order, once each."""
+    ids: list[str] = []
+    for tag in tags:
+        if tag.lower().startswith(REQUIREMENT_TAG):
+            rid = tag[len(REQUIREMENT_TAG) :].strip()
+            if rid and rid not in ids:
+                ids.append(rid)
+    return ids
+
+
+def node_id(source: Path | str | None, name: str) -> str:
+    """``suites/robot/credit.robot::Credit Token Is Accepted``: the file relative to the
+    repository root (else the working directory), as pytest node ids are."""
+    if source is None:
+        return name
+    path = Path(source).resolve()
+    for root in (REPO_ROOT, Path.cwd()):
+        try:
+            return f"{path.relative_to(root.resolve()).as_posix()}::{name}"
+        except ValueError:
+            continue
+    return f"{path.as_posix()}::{name}"
+
+
+def verdict_and_phase(result: Any) -> tuple[str, str]:
+    """pass/fail/error/skip, and where it was decided (setup, call, teardown)."""
+    message = result.message or ""
+    setup_failed = bool(result.setup) and result.setup.status in ("FAIL", "SKIP")
+    if setup_failed or message.startswith("Parent suite setup failed"):
+        phase = "setup"
+    elif message.startswith("Teardown failed"):
+        phase = "teardown"
+    else:
+        phase = "call"
+    if result.status in ("SKIP", "NOT RUN"):
+        return "skip", phase
+    if result.passed:
+        return "pass", phase
+    if _ERROR_TAGS & {tag.lower() for tag in result.tags} or phase != "call":
+        return "error", phase
+    return "fail", phase
+
+
+def _variable(name: str) -> Any:
+    try:
+        return BuiltIn().get_variable_value(name)
+    except RobotNotRunningError:
+        return None
+
+
+class JournalListener(ListenerV3):
+    """Appends the run journal to ``path`` (default ``reports/robot-journal.jsonl``);
+    ``{pid}`` in it becomes the process id, so parallel processes (pabot) each write one.
+
+    ``run_start`` records ``${RIG}`` and ``${DEFECT}`` as given on the command line (the
+    variables the suites pass to ``Open Rig``), the default rig when there is none.
+    ``run_end``'s ``exit_status`` is Robot's return code: the number of failed tests,
+    at most 250.
+    """
+
+    def __init__(self, path: str = "reports/robot-journal.jsonl") -> None:
+        self.journal = Journal(path.replace("{pid}", str(os.getpid())))
+        self._started: dict[str, tuple[str, float]] = {}
+        self._run_started = False
+        RUN.journal = self.journal
+
+    def start_suite(self, data: Any, result: Any) -> None:
+        if self._run_started:
+            return
+        self._run_started = True
+        RUN.journal = self.journal
+        rig_file = resolve_rig_path(_variable("${RIG}"))
+        try:
+            digest: str | None = load_rig(rig_file)[1]
+        except (ConfigError, OSError):
+            digest = None
+        self.journal.write(
+            "run_start",
+            schema=SCHEMA,
+            harness=harness_identity(),
+            rig_file=str(rig_file),
+            rig_sha256=digest,
+            argv=sys.argv[1:],
+            defect=_variable("${DEFECT}") or None,
+        )
+
+    def start_test(self, data: Any, result: Any) -> None:
+        self._started[result.full_name] = (now_iso(), time.monotonic())  # probe log clock
+
+    def end_test(self, data: Any, result: Any) -> None:
+        started = self._started.pop(result.full_name, None)
+        evidence = RUN.take_evidence(result.full_name)
+        rig = RUN.rig
+        excerpt = rig.probe_log.excerpt(since=started[1], limit=80) if rig and started else []
+        verdict, phase = verdict_and_phase(result)
+        self.journal.write(
+            "test",
+            nodeid=node_id(data.source, data.name),
+            verdict=verdict,
+            phase=phase,
+            started=started[0] if started else None,
+            duration_s=round(result.elapsed_time.total_seconds(), 3),
+            clauses=clauses_of(result.tags),
+            evidence=(
+                {"steps": [s.as_dict() for s in evidence.steps], "notes": evidence.notes}
+                if evidence is not None
+                else None
+            ),
+            message="" if verdict == "pass" else result.message,
+            probe_log=excerpt,
+        )
+
+    def end_suite(self, data: Any, result: Any) -> None:
+        if data.parent is None:  # the top-level suite: the run is over
+            self.journal.write("run_end", exit_status=min(result.statistics.failed, 250))
+
+    def close(self) -> None:
+        if RUN.journal is self.journal:
+            RUN.journal = None

@@ -1,0 +1,45 @@
+*** Settings ***
+Documentation       Supply control: the load relay opens when the credit runs out under load
+...                 and closes on new credit, and opens above the maximum power limit. The
+...                 DMM on the load side confirms what the meter reports.
+Resource            common.resource
+Suite Setup         Open Rig    ${RIG}    defect=${DEFECT}    speed=${SPEED}
+Suite Teardown      Close Rig
+Test Setup          Reset Meter
+
+
+*** Test Cases ***
+Relay Opens At Zero Credit And Closes On New Credit
+    [Documentation]    0.1 kWh at 3600 W lasts 100 s of meter time (a fraction of a second on
+    ...    the simulated bench's accelerated clock).
+    [Tags]    req:RELAY-ZERO-CREDIT    req:RELAY-NEW-CREDIT
+    Require Rig Feature    load_control    relay_sensing
+    ${credit} =    Generate Credit Token    0.1
+    Enter Token And Expect    ${credit}    Accept
+    Relay Should Be Closed
+    Relay Should Be Sensed Closed
+    Set Load    3600
+    Wait For Meter Event    RELAY_CHANGED    relay=open    timeout=20s    accelerate=200
+    Meter State Should Conform    credit exhausted under load
+    Relay Should Be Open    reason=credit
+    Relay Should Be Sensed Open
+    Set Load    0
+    ${more} =    Generate Credit Token    1
+    Enter Token And Expect    ${more}    Accept
+    Relay Should Be Closed
+    Relay Should Be Sensed Closed
+    Meter State Should Conform
+
+Relay Opens Above The Maximum Power Limit
+    [Documentation]    With a 1000 W limit, a 2000 W load opens the relay.
+    [Tags]    req:MPL
+    Require Rig Feature    load_control    relay_sensing
+    ${credit} =    Generate Credit Token    100
+    Enter Token And Expect    ${credit}    Accept
+    ${limit} =    Generate Power Limit Token    1000
+    Enter Token And Expect    ${limit}    Accept
+    Set Load    2000
+    Wait For Meter Event    RELAY_CHANGED    relay=open    reason=power_limit
+    Meter State Should Conform    with 2000 W against a 1000 W limit
+    Relay Should Be Open    reason=power_limit
+    Relay Should Be Sensed Open
