@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from hil.errors import ConfigError
-from hil.sts.ea07 import STA_TABLES_ENV, StaTables
+from hil.rig.sta_tables import STA_TABLES_ENV, load_sta_tables
 from hil.vectors import VectorResult, check_vectors, summary_line
 
 
@@ -47,7 +47,7 @@ def _load(path: Path) -> list[dict]:
 @click.option("-v", "--verbose", is_flag=True, help="Print a line for passing vectors too.")
 def check(file: Path, sta_tables: Path | None, json_out: Path | None, verbose: bool) -> None:
     """Check every vector; one line per failure; exit 0 only when none failed."""
-    tables = StaTables.load(sta_tables) if sta_tables else None
+    tables = load_sta_tables(sta_tables) if sta_tables else None
 
     def report(result: VectorResult) -> None:
         if result.status == "fail":

@@ -8,8 +8,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hil.rig.secrets import KeySource
+from hil.rig.sta_tables import tables_from_env_or_sample
 from hil.sts.dkga import derive_decoder_key
-from hil.sts.ea07 import StaTables, tables_from_env_or_sample
+from hil.sts.ea07 import StaTables
 from hil.sts.errors import StsError
 from hil.sts.identity import MeterPan
 from hil.sts.keys import KEY_BITS, DecoderKey, KeyInfo

@@ -10,7 +10,7 @@ Typical use::
 from hil.sts.amount import decode_amount, encode_amount
 from hil.sts.codec import Decoded, data_block, decode, encode
 from hil.sts.dkga import derive_decoder_key
-from hil.sts.ea07 import SAMPLE_TABLES, StaTables, tables_from_env_or_sample
+from hil.sts.ea07 import SAMPLE_TABLES, StaTables
 from hil.sts.errors import (
     CheckDigitError,
     CrcError,
@@ -80,6 +80,5 @@ __all__ = [
     "encode_amount",
 
     "key_change_set",
-    "tables_from_env_or_sample",
     "tid_from_datetime",
 ]  # fmt: skip

@@ -2,7 +2,7 @@
 
 16 rounds of nibble substitution (the key bit picks S1 or S2) and a bit permutation.
 The tables are data: the standard's *sample* tables are built in as test material;
-production tables are licensed and are loaded by the user from a file (see
+production tables are licensed: hil.rig.sta_tables reads them from the user's file (see
 docs/sta-tables.md). Table contents are never logged or printed.
 
 Speed: each round is precomputed, per table set, as byte-wise lookup tables that
@@ -11,14 +11,10 @@ do substitution and permutation together, so a round is 8 lookups and 7 ORs.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from hil.sts.errors import FieldError
 
-STA_TABLES_ENV = "HIL_STA_TABLES"
 _MASK64 = (1 << 64) - 1
 
 # The sample tables published in IEC 62055-41 (test material, not production tables).
@@ -106,41 +102,20 @@ class StaTables:
         return f"StaTables(name={self.name!r})"
 
     @classmethod
-    def load(cls, path: str | Path) -> StaTables:
-        """Load tables from a JSON file: {"s1": [16 ints], "s2": [16 ints], "p": [64 ints]}."""
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise FieldError(f"STA table file {path} not found") from None
-        except (OSError, ValueError) as exc:
-            raise FieldError(
-                f"STA table file {path} is not readable JSON ({exc.__class__.__name__})"
-                "; see docs/sta-tables.md for the format"
-            ) from None
+    def from_mapping(cls, data: object, name: str = "tables") -> StaTables:
+        """Tables from a parsed document: {"s1": [16 ints], "s2": [16 ints], "p": [64 ints]}."""
         if not isinstance(data, dict) or not {"s1", "s2", "p"} <= data.keys():
-            raise FieldError(f"STA table file {path} must be a JSON object with keys s1, s2 and p")
+            raise FieldError("STA tables must be an object with keys s1, s2 and p")
         try:
             tables = tuple(tuple(int(v) for v in data[k]) for k in ("s1", "s2", "p"))
         except (TypeError, ValueError):
-            raise FieldError(
-                f"STA table file {path}: s1, s2 and p must be lists of integers"
-            ) from None
-        try:
-            return cls(*tables, name=str(data.get("name", path.name)))
-        except FieldError as exc:
-            raise FieldError(f"STA table file {path}: {exc}") from None
+            raise FieldError("STA tables s1, s2 and p must be lists of integers") from None
+        return cls(*tables, name=str(data.get("name", name)))
 
 
 SAMPLE_TABLES = StaTables(
     SAMPLE_S1, SAMPLE_S2, SAMPLE_P, name="sample (IEC 62055-41 test material)"
 )
-
-
-def tables_from_env_or_sample(path: str | Path | None = None) -> StaTables:
-    """Explicit file first, then $HIL_STA_TABLES, else the sample tables."""
-    chosen = path or os.environ.get(STA_TABLES_ENV)
-    return StaTables.load(chosen) if chosen else SAMPLE_TABLES
 
 
 def _round_selections(key: int) -> list[tuple[int, ...]]:

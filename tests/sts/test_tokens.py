@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hil.rig.sta_tables import load_sta_tables
 from hil.sts import codec
 from hil.sts.amount import AMOUNT_MAX, decode_amount, encode_amount
-from hil.sts.ea07 import SAMPLE_TABLES, StaTables
+from hil.sts.ea07 import SAMPLE_TABLES
 from hil.sts.errors import (
     CrcError,
     FieldError,
@@ -200,7 +201,7 @@ def test_sta_tables_from_file(tmp_path):
             }
         )
     )
-    tables = StaTables.load(path)
+    tables = load_sta_tables(path)
     key = DecoderKey(bytes.fromhex("0ABC12DEF3456789"), 7, tables)
     assert key.encrypt_block(0x0B19EB230100C207) == 0xC45ED1619406DF95
     assert "12" not in repr(tables)
@@ -218,4 +219,4 @@ def test_broken_sta_table_file(tmp_path, content, message):
     path = tmp_path / "t.json"
     path.write_text(content)
     with pytest.raises(FieldError, match=message):
-        StaTables.load(path)
+        load_sta_tables(path)
