@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"{'case':<44} {'tokens/s':>10} {'vs target':>10}")
-    for ea in (7, 11):
+    for ea in (11, 7):
         info = KeyInfo(sgc=123457, ti=1, krn=1, kt=2, ea=ea, dkga=4, base_year=2014)
         key = DecoderKey(derive_decoder_key(VK, PAN, info), ea)
         tokens = [codec.encode(CreditToken(i + 1, i & 15, 100 + i), key) for i in range(4096)]
