@@ -1,0 +1,332 @@
+"""A broker for one machine or a shared directory: one lease file per leased rig.
+
+``<state_dir>/<rig>.lease`` holds the lease as JSON. It is created atomically (a complete
+temporary file is hard-linked into place, which fails if the name exists), so there is no
+fcntl and it works on Linux, macOS and Windows (NTFS). Changing an existing lease file
+(takeover of a stale lease, renew, release) happens under a short per-rig mutex
+``<rig>.lock`` (``O_CREAT|O_EXCL``), held for milliseconds; a mutex older than
+``MUTEX_STALE_S`` was left by a crashed process and is broken.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hil.broker.base import Lease, LeaseLost, NoRigAvailable, RigBroker, default_owner
+from hil.errors import ConfigError, HarnessError
+from hil.rig.config import load_rig
+from hil.yamlfile import read_yaml
+
+MUTEX_WAIT_S = 5.0  # give up waiting for another broker's mutex after this long
+MUTEX_STALE_S = 10.0  # a mutex this old (file mtime) belongs to a dead process
+POLL_S = 0.05  # how often ``lease(wait_s=...)`` looks again
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    file: str = Field(min_length=1)
+    tags: dict[str, str] = {}
+
+
+class _PoolFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rigs: list[_Entry] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class PoolRig:
+    """One rig of the pool: its name (from the rig file), the rig file, and its tags."""
+
+    name: str
+    file: Path
+    tags: dict[str, str]
+
+    def matches(self, wanted: Mapping[str, str]) -> bool:
+        return all(self.tags.get(k) == str(v) for k, v in wanted.items())
+
+
+def load_pool(path: str | Path) -> list[PoolRig]:
+    """The rigs of a pool file; errors are one-line ``ConfigError`` naming file and field."""
+    path = Path(path)
+    data, _ = read_yaml(path, "pool file")
+    try:
+        pool = _PoolFile.model_validate(data)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top)"
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field (a pool entry has file: and tags:)"
+            parts.append(f"{where}: {msg}")
+        raise ConfigError(f"{path}: " + "; ".join(parts)) from None
+    rigs: list[PoolRig] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(pool.rigs):
+        if "rig" in entry.tags:
+            raise ConfigError(
+                f"{path}: rigs.{i}.tags.rig: reserved (it is the rig file's name); remove it"
+            )
+        file = (path.parent / entry.file).resolve()
+        try:
+            cfg, _ = load_rig(file)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: rigs.{i}.file: {exc}") from None
+        if cfg.name in seen:
+            raise ConfigError(
+                f"{path}: rigs.{i}.file: rig name {cfg.name!r} is already used by "
+                f"rigs.{seen[cfg.name]}; give each rig file its own name:"
+            )
+        seen[cfg.name] = i
+        rigs.append(PoolRig(cfg.name, file, {**entry.tags, "rig": cfg.name}))
+    return rigs
+
+
+def _retry(op: Callable[[], object], attempts: int = 20) -> None:
+    """Windows refuses to rename or delete a file another process has open: retry briefly."""
+    for n in range(attempts):
+        try:
+            op()
+            return
+        except PermissionError:
+            if n == attempts - 1:
+                raise
+            time.sleep(0.005)
+
+
+class LocalBroker(RigBroker):
+    """Leases rigs of ``pool_file`` with lease files in ``state_dir`` (default ``.leases``)."""
+
+    def __init__(
+        self,
+        pool_file: str | Path,
+        state_dir: str | Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.pool_file = Path(pool_file)
+        self.rigs = load_pool(self.pool_file)
+        self.state_dir = Path(state_dir) if state_dir else self.pool_file.parent / ".leases"
+        self.clock = clock
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise HarnessError(
+                f"{self.state_dir}: cannot create the lease directory ({exc.strerror}); "
+                "pass a writable state_dir"
+            ) from None
+
+    # -- files ------------------------------------------------------------------------------
+
+    def _path(self, rig: str) -> Path:
+        return self.state_dir / f"{rig}.lease"
+
+    def _read(self, rig: str) -> Lease | None:
+        """The lease on ``rig``; None if free. An unreadable file counts as an expired lease."""
+        try:
+            text = self._path(rig).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            return Lease.from_json(json.loads(text))
+        except (ValueError, KeyError, TypeError):
+            return Lease(rig, "?", {"job": "unreadable lease file"}, 0.0, 0.0, "unreadable")
+
+    def _write_tmp(self, lease: Lease) -> Path:
+        tmp = self.state_dir / f".{lease.rig}.{uuid.uuid4().hex}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(lease.to_json(), f, indent=1)
+        return tmp
+
+    def _link(self, tmp: Path, rig: str) -> bool:
+        """Put the complete ``tmp`` in place as the lease file unless one exists."""
+        try:
+            os.link(tmp, self._path(rig))
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise HarnessError(
+                f"{self.state_dir}: cannot create lease files ({exc.strerror}); "
+                "use a local directory that supports hard links (NTFS, ext4, APFS)"
+            ) from None
+        return True
+
+    def _stale(self, lease: Lease) -> bool:
+        return lease.expires_at <= self.clock()
+
+    @contextmanager
+    def _mutex(self, rig: str) -> Iterator[None]:
+        lock = self.state_dir / f"{rig}.lock"
+        deadline = time.monotonic() + MUTEX_WAIT_S
+        while True:
+            try:
+                os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+                break
+            except (FileExistsError, PermissionError):
+                self._break_mutex(lock)
+                if time.monotonic() > deadline:
+                    raise HarnessError(
+                        f"{lock}: held for over {MUTEX_WAIT_S} s; if no job is leasing, delete it"
+                    ) from None
+                time.sleep(0.002)
+        try:
+            yield
+        finally:
+            with suppress(FileNotFoundError):
+                _retry(lock.unlink)
+
+    @staticmethod
+    def _break_mutex(lock: Path) -> None:
+        try:
+            age = time.time() - lock.stat().st_mtime
+        except OSError:
+            return
+        if age > MUTEX_STALE_S:
+            grave = lock.with_name(f"{lock.name}.dead-{uuid.uuid4().hex}")
+            with suppress(OSError):
+                os.rename(lock, grave)
+                grave.unlink()
+
+    def _remove_if_stale(self, rig: str) -> Lease | None:
+        """Under the mutex: move an expired lease file aside and delete it; the old lease."""
+        held = self._read(rig)
+        if held is None or not self._stale(held):
+            return None
+        grave = self.state_dir / f"{rig}.lease.stale-{uuid.uuid4().hex}"
+        _retry(lambda: os.rename(self._path(rig), grave))
+        with suppress(OSError):
+            _retry(grave.unlink)
+        return held
+
+    # -- API --------------------------------------------------------------------------------
+
+    def _try_take(self, rig: PoolRig, owner: dict, ttl_s: float) -> Lease | None:
+        now = self.clock()
+        lease = Lease(
+            rig=rig.name,
+            rig_file=str(rig.file),
+            owner=owner,
+            acquired_at=now,
+            expires_at=now + ttl_s,
+            token=uuid.uuid4().hex,
+            ttl_s=float(ttl_s),
+        )
+        tmp = self._write_tmp(lease)
+        try:
+            if self._link(tmp, rig.name):
+                return lease
+            held = self._read(rig.name)
+            if held is not None and not self._stale(held):
+                return None
+            with self._mutex(rig.name):
+                self._remove_if_stale(rig.name)
+                return lease if self._link(tmp, rig.name) else None
+        finally:
+            with suppress(OSError):
+                _retry(tmp.unlink)
+
+    def lease(
+        self,
+        tags: Mapping[str, str] | None = None,
+        *,
+        owner: str | None = None,
+        ttl_s: float = 60,
+        wait_s: float = 0,
+    ) -> Lease:
+        if ttl_s <= 0:
+            raise ValueError(f"ttl_s must be positive, got {ttl_s}")
+        wanted = {k: str(v) for k, v in (tags or {}).items()}
+        asked = ", ".join(f"{k}={v}" for k, v in wanted.items()) or "any rig"
+        candidates = [r for r in self.rigs if r.matches(wanted)]
+        if not candidates:
+            have = "; ".join(
+                f"{r.name} " + ",".join(f"{k}={v}" for k, v in r.tags.items() if k != "rig")
+                for r in self.rigs
+            )
+            raise NoRigAvailable(
+                f"{self.pool_file}: no rig matches {asked} (pool has: {have}); "
+                "fix the requested tags or add a rig to the pool"
+            )
+        who = default_owner(owner)
+        deadline = time.monotonic() + max(wait_s, 0)
+        while True:
+            for rig in candidates:
+                got = self._try_take(rig, who, ttl_s)
+                if got is not None:
+                    return got
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(POLL_S, left))
+        busy = []
+        for rig in candidates:
+            held = self._read(rig.name)
+            if held is not None:
+                busy.append(f"{held.describe()} for {held.expires_at - self.clock():.0f} s more")
+        raise NoRigAvailable(
+            f"no free rig for {asked} after waiting {wait_s:g} s: busy "
+            + "; ".join(busy or ["(all released just now)"])
+            + "; wait longer, release a lease or add rigs to "
+            + str(self.pool_file)
+        )
+
+    def renew(self, lease: Lease) -> Lease:
+        with self._mutex(lease.rig):
+            held = self._read(lease.rig)
+            if held is None:
+                raise LeaseLost(
+                    f"{lease.rig}: lease {lease.token[:8]} is gone (released, or recovered after "
+                    "it expired); stop using the rig and lease it again"
+                )
+            if held.token != lease.token:
+                raise LeaseLost(
+                    f"{lease.rig}: lease {lease.token[:8]} expired and the rig is now held by "
+                    f"{held.describe()}; stop using the rig (renew more often than the ttl)"
+                )
+            renewed = replace(lease, expires_at=self.clock() + lease.ttl_s, stale=False)
+            tmp = self._write_tmp(renewed)
+            try:
+                _retry(lambda: os.replace(tmp, self._path(lease.rig)))
+            finally:
+                with suppress(OSError):
+                    tmp.unlink()
+            return renewed
+
+    def release(self, lease: Lease) -> None:
+        with self._mutex(lease.rig):
+            held = self._read(lease.rig)
+            if held is None or held.token != lease.token:
+                return
+            with suppress(FileNotFoundError):
+                _retry(self._path(lease.rig).unlink)
+
+    def leases(self) -> list[Lease]:
+        out = []
+        for path in sorted(self.state_dir.glob("*.lease")):
+            held = self._read(path.name.removesuffix(".lease"))
+            if held is not None:
+                out.append(replace(held, stale=self._stale(held)))
+        return out
+
+    def recover_stale(self) -> list[Lease]:
+        recovered = []
+        for path in sorted(self.state_dir.glob("*.lease")):
+            rig = path.name.removesuffix(".lease")
+            held = self._read(rig)
+            if held is None or not self._stale(held):
+                continue
+            with self._mutex(rig):
+                gone = self._remove_if_stale(rig)
+            if gone is not None:
+                recovered.append(replace(gone, stale=True))
+        return recovered
