@@ -117,7 +117,6 @@ class PowerLossPlan:
     after_keys: int | None = None
     during_processing: bool = False
     restore_after_s: float = 1.0
-    processing_seen: float | None = None  # when the token's processing was first seen
     cut_at: float | None = None  # when the supply was cut, for the restore
 
 
@@ -182,12 +181,14 @@ class SimBench:
         self._check_power_loss(events)
 
     def _on_contact(self, change: RelayChange) -> None:
+        self._cut_if_due(change.at)
         for press in self.decoder.contact(change):
             self._publish(self.model.press_key(press.key, press.at))
 
     def _probe_line(self, line: str, at: float) -> str | None:
         with self.lock:
             now = self.clock.now()
+            self._cut_if_due(now)
             self._publish(self.model.advance(now))
             lines = self.probe.handle(line, now)
             if lines:
@@ -199,12 +200,13 @@ class SimBench:
         while not self._stop.is_set():
             with self.lock:
                 now = self.clock.now()
+                self._cut_if_due(now)
                 self._publish(self.model.advance(now))
                 self._check_power_loss([])
-                due = self.model.next_deadline
-                wait = MAX_SLEEP_S if due is None else (due - now) / self.clock.speed
-                busy = self.faults.power_loss is not None and self.model.processing
-            self._wake.wait(0.001 if busy else min(MAX_SLEEP_S, max(0.0005, wait)))
+                deadlines = [d for d in (self.model.next_deadline, self._processing_cut_time())
+                             if d is not None]  # fmt: skip
+                wait = (min(deadlines) - now) / self.clock.speed if deadlines else MAX_SLEEP_S
+            self._wake.wait(min(MAX_SLEEP_S, max(0.0005, wait)))
             self._wake.clear()
 
     def wake(self) -> None:
@@ -213,6 +215,7 @@ class SimBench:
 
     # -- faults ------------------------------------------------------------------------
     def _check_power_loss(self, events: list) -> None:
+        """Restore a cut supply when due; count key presses for a 'cut after N keys' plan."""
         plan = self.faults.power_loss
         if plan is None:
             return
@@ -226,11 +229,22 @@ class SimBench:
             plan.after_keys -= sum(1 for e in events if str(e.name) == "KEY")
             if plan.after_keys <= 0:
                 self._cut(plan, now)
-        elif plan.during_processing and self.model.processing:
-            if plan.processing_seen is None:
-                plan.processing_seen = now
-            elif now >= plan.processing_seen + self.model.profile.processing_s / 2:
-                self._cut(plan, now)
+
+    def _processing_cut_time(self) -> float | None:
+        """Model time at which a 'cut during processing' plan must cut: half-way through."""
+        plan = self.faults.power_loss
+        if plan is None or not plan.during_processing or plan.cut_at is not None:
+            return None
+        until = self.model.processing_until if self.model.processing else None
+        return None if until is None else until - self.model.profile.processing_s / 2
+
+    def _cut_if_due(self, now: float) -> None:
+        """Cut exactly at the planned model time, however late this thread runs: advance
+        the model to that moment first, so processing never finishes before the cut."""
+        due = self._processing_cut_time()
+        if due is not None and now >= due:
+            self._publish(self.model.advance(due))
+            self._cut(self.faults.power_loss, due)  # type: ignore[arg-type]
 
     def _cut(self, plan: PowerLossPlan, now: float) -> None:
         plan.cut_at = now
