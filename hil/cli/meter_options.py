@@ -116,4 +116,4 @@ def build_meter(opts: dict[str, Any]) -> tuple[MeterSpec, Path | None]:
 
 
 def is_test_meter(meter: MeterSpec) -> bool:
-    return meter.vending_key is not None and meter.vending_key.test
+    return meter.vending_key is not None and meter.vending_key.is_test_material

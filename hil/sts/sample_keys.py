@@ -7,6 +7,7 @@ environment variable or a file instead.
 
 TEST_VENDING_KEY_DKGA04 = "ABABABABABABABAB949494949494949401234567"
 TEST_VENDING_KEY_DKGA02 = "ABABABABABABABAB"
+TEST_VENDING_KEYS = {"dkga04": TEST_VENDING_KEY_DKGA04, "dkga02": TEST_VENDING_KEY_DKGA02}
 
 # The test meter used when no meter is given: the identity of the public CTSA vectors,
 # on base date 2014 (base 1993 ran out of TIDs on 2024-11-24).
@@ -20,5 +21,5 @@ TEST_METER = {
     "base_date": 2014,
     "ea": 11,
     "dkga": 4,
-    "vending_key": {"hex": TEST_VENDING_KEY_DKGA04, "test": True},
+    "vending_key": {"test_key": "dkga04"},
 }
