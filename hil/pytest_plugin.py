@@ -22,10 +22,11 @@ from typing import Any
 
 import pytest
 
+from hil.broker.hold import DEFAULT_TTL_S, DEFAULT_WAIT_S, LeaseHold
 from hil.conformance.evidence import Evidence
 from hil.conformance.factory import TokenFactory
 from hil.conformance.oracle import Oracle
-from hil.errors import BenchFault, ConfigError
+from hil.errors import BenchFault, ConfigError, HarnessError
 from hil.paths import RIGS
 from hil.report.journal import SCHEMA, Journal, harness_identity, now_iso
 from hil.rig.config import RigConfig, load_rig
@@ -50,6 +51,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         metavar="ID",
         help="run only tests covering this requirement id (repeatable)",
+    )
+    group.addoption(
+        "--pool",
+        default=None,
+        metavar="FILE",
+        help="lease the rig from this pool file (each pytest-xdist worker leases its own)",
+    )
+    group.addoption(
+        "--pool-tag",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="lease only a rig with this tag (repeatable), e.g. model=sim",
+    )
+    group.addoption(
+        "--lease-wait",
+        type=float,
+        default=DEFAULT_WAIT_S,
+        metavar="S",
+        help=f"seconds to wait for a free rig (default {DEFAULT_WAIT_S:g})",
+    )
+    group.addoption(
+        "--lease-ttl",
+        type=float,
+        default=DEFAULT_TTL_S,
+        metavar="S",
+        help=f"lease expiry unless renewed; a dead job's rig is free after it "
+        f"(default {DEFAULT_TTL_S:g})",
     )
     group.addoption(
         "--hil-journal",
@@ -77,16 +106,64 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+def pool_tags(values: list[str]) -> dict[str, str]:
+    tags = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise pytest.UsageError(f"--pool-tag {item!r}: write KEY=VALUE, e.g. model=sim")
+        tags[key.strip()] = value.strip()
+    return tags
+
+
+def _pooled(config: pytest.Config) -> bool:
+    return bool(config.getoption("pool"))
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    """The pytest-xdist process that hands out tests (it runs none, so it leases nothing)."""
+    return not hasattr(config, "workerinput") and getattr(config.option, "dist", "no") != "no"
+
+
+def _worker_id(config: pytest.Config) -> str | None:
+    workerinput = getattr(config, "workerinput", None)
+    return workerinput.get("workerid") if workerinput else None
+
+
+def _hold(config: pytest.Config) -> LeaseHold:
+    """This process's lease (taken once; a failure is kept and raised for every test)."""
+    if "lease_error" in _STATE:
+        raise _STATE["lease_error"]
+    hold = _STATE.get("hold")
+    if hold is None:
+        tags = pool_tags(config.getoption("pool_tag"))
+        hold = LeaseHold(config.getoption("pool"), tags, ttl_s=config.getoption("lease_ttl"),
+                         wait_s=config.getoption("lease_wait"))  # fmt: skip
+        try:
+            hold.acquire()
+        except (HarnessError, OSError) as exc:
+            _STATE["lease_error"] = exc
+            raise
+        _STATE["hold"] = hold
+    hold.check()
+    return hold
+
+
 def _rig_path(config: pytest.Config) -> Path:
+    if _pooled(config):
+        return Path(_hold(config).lease.rig_file)
     return Path(config.getoption("rig") or RIGS / "sim.yaml")
 
 
 def _rig_config(config: pytest.Config) -> RigConfig:
     if _RIG_KEY not in config.stash:
         try:
-            config.stash[_RIG_KEY] = load_rig(_rig_path(config))[0]
+            rig = load_rig(_rig_path(config))[0]
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
+        if _pooled(config):
+            rig = rig.model_copy(update={"name": _hold(config).lease.rig})
+        config.stash[_RIG_KEY] = rig
     return config.stash[_RIG_KEY]
 
 
@@ -95,7 +172,9 @@ def rig_label(rig: RigConfig) -> str:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "_hil_rig" in metafunc.fixturenames:
+    # With a pool the rig is not known at collection (and differs between xdist workers,
+    # which must collect the same ids), so ids carry no rig label; the journal has the rig.
+    if "_hil_rig" in metafunc.fixturenames and not _pooled(metafunc.config):
         rig = _rig_config(metafunc.config)
         metafunc.parametrize(
             "_hil_rig", [rig_label(rig)], ids=[rig_label(rig)], indirect=True, scope="session"
@@ -116,12 +195,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture(scope="session")
 def _hil_rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
     config = request.config
-    log = config.getoption("probe_log")
+    log = _per_worker(config, config.getoption("probe_log"))
+    lease = _hold(config).lease if _pooled(config) else None
     with Rig.open(
         _rig_path(config),
         defect=config.getoption("defect"),
         speed=config.getoption("rig_speed"),
         log_path=Path(log) if log else None,
+        name=lease.rig if lease else None,
+        bindings=lease.bindings if lease else None,
     ) as rig:
         _STATE["rig"] = rig
         journal_rig(rig, config.getoption("defect"))
@@ -130,8 +212,10 @@ def _hil_rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
 
 
 @pytest.fixture
-def rig(_hil_rig: Rig) -> Rig:
+def rig(_hil_rig: Rig, request: pytest.FixtureRequest) -> Rig:
     """The bench, reset to the meter's factory state (test firmware or simulator)."""
+    if _pooled(request.config):
+        _hold(request.config).check()  # a lost lease means the rig may be someone else's now
     _hil_rig.reset_state()
     return _hil_rig
 
@@ -194,6 +278,9 @@ _EVIDENCE_KEY = pytest.StashKey[Evidence]()
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     outcome = yield
     report = outcome.get_result()
+    rig = _STATE.get("rig")
+    if rig is not None:  # which rig ran it: xdist workers each have their own
+        report.user_properties.append(("hil_rig", rig.name))
     if call.when != "call":
         if call.excinfo is not None and call.excinfo.errisinstance(BenchFault):
             report.user_properties.append(("hil_verdict", "error"))
@@ -268,24 +355,46 @@ def _short(report: pytest.TestReport) -> str:
     return text.removeprefix("ConformanceFailure: ")
 
 
+def _per_worker(config: pytest.Config, path: str | None) -> str | None:
+    """``reports/x/journal.jsonl`` -> ``reports/x/journal-gw0.jsonl`` in xdist worker gw0."""
+    worker = _worker_id(config)
+    if path is None or worker is None:
+        return path
+    p = Path(path)
+    return str(p.with_name(f"{p.stem}-{worker}{p.suffix}"))
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    path = session.config.getoption("hil_journal")
+    config = session.config
+    if _xdist_controller(config):
+        return  # the workers lease, run and journal
+    lease_info = None
+    if _pooled(config):
+        try:  # lease now: the rig is held for the whole session
+            lease_info = _hold(config).describe()
+        except (HarnessError, OSError) as exc:
+            lease_info = {"pool": config.getoption("pool"), "error": str(exc)}
+    path = _per_worker(config, config.getoption("hil_journal"))
     if path is None:
         return
     journal = _STATE["journal"] = Journal(path)
-    rig_file = _rig_path(session.config)
-    try:
-        digest = load_rig(rig_file)[1]
-    except ConfigError:
-        digest = None
+    rig_file, digest = None, None
+    if lease_info is None or "error" not in lease_info:
+        rig_file = _rig_path(config)
+        try:
+            digest = load_rig(rig_file)[1]
+        except ConfigError:
+            digest = None
     journal.write(
         "run_start",
         schema=SCHEMA,
         harness=harness_identity(),
-        rig_file=str(rig_file),
+        rig_file=str(rig_file) if rig_file else None,
         rig_sha256=digest,
         argv=sys.argv[1:],
-        defect=session.config.getoption("defect"),
+        defect=config.getoption("defect"),
+        **({"lease": lease_info} if lease_info else {}),
+        **({"worker": _worker_id(config)} if _worker_id(config) else {}),
     )
 
 
@@ -293,6 +402,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     journal = _STATE.get("journal")
     if journal is not None:
         journal.write("run_end", exit_status=int(exitstatus))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Give the leased rig back (the session's rig is closed by now)."""
+    hold = _STATE.pop("hold", None)
+    _STATE.pop("lease_error", None)
+    if hold is not None:
+        hold.release()
 
 
 def journal_rig(rig: Rig, defect: str | None) -> None:

@@ -31,11 +31,15 @@ def run_dir_for(rig_name: str, root: Path = REPORTS, now: datetime | None = None
     return path
 
 
+_RIG_LABEL = re.compile(r"^[A-Za-z0-9_.-]+:\d+(?:-|$)")  # rig name : meter serial
+
+
 def short_id(nodeid: str) -> str:
-    """suites/test_tid.py::test_x[sim:6007...-in-order] -> test_tid::test_x[in-order]"""
+    """suites/test_tid.py::test_x[sim:6007...-in-order] -> test_tid::test_x[in-order]
+    (pooled runs have no rig label: test_x[in-order] stays as it is)."""
     path, _, name = nodeid.partition("::")
     base, _, params = name.partition("[")
-    params = params.rstrip("]").partition("-")[2] if "-" in params else ""
+    params = _RIG_LABEL.sub("", params.removesuffix("]"))
     return f"{Path(path).stem}::{base}" + (f"[{params}]" if params else "")
 
 
@@ -45,14 +49,18 @@ class Tally:
 
     total: int = 0
     counts: Counter[str] = field(default_factory=Counter)
-    by_file: dict[str, Counter[str]] = field(default_factory=dict)
-    failures: list[tuple[str, str, str]] = field(default_factory=list)  # nodeid, verdict, msg
+    by_file: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)  # (rig, file)
+    failures: list[tuple[str, str, str, str]] = field(default_factory=list)  # id, verdict, msg, rig
 
-    def add(self, nodeid: str, verdict: str, message: str) -> None:
+    def add(self, nodeid: str, verdict: str, message: str, rig: str = "") -> None:
         self.counts[verdict] += 1
-        self.by_file.setdefault(nodeid.split("::")[0], Counter())[verdict] += 1
+        self.by_file.setdefault((rig, nodeid.split("::")[0]), Counter())[verdict] += 1
         if verdict in ("fail", "error"):
-            self.failures.append((nodeid, verdict, message))
+            self.failures.append((nodeid, verdict, message, rig))
+
+    @property
+    def rigs(self) -> list[str]:
+        return sorted({rig for rig, _ in self.by_file if rig})
 
     @property
     def done(self) -> int:
@@ -69,12 +77,17 @@ class Tally:
 class ProgressPlugin:
     """Feeds a Tally and a display callback from pytest hooks."""
 
-    def __init__(self, tally: Tally, show: Callable[[str, str], None]) -> None:
-        self.tally, self.show = tally, show
+    def __init__(self, tally: Tally, show: Callable[[str, str], None], each: bool = False):
+        self.tally, self.show, self.each = tally, show, each
         self._hooked: object | None = None
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         self.tally.total = len(items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: object, ids: list[str]) -> None:
+        """pytest-xdist: workers collect; with --dist each every worker runs every test."""
+        self.tally.total = self.tally.total + len(ids) if self.each else len(ids)
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         self.show("test", nodeid)
@@ -91,15 +104,44 @@ class ProgressPlugin:
         final = report.when == "call" or (report.when == "setup" and not report.passed)
         if final or (report.when == "teardown" and report.failed):
             verdict = _verdict(report)
-            self.tally.add(report.nodeid, verdict, _short(report))
+            rig = dict(report.user_properties).get("hil_rig", "")
+            self.tally.add(report.nodeid, verdict, _short(report), str(rig))
             self.show("done", f"{verdict} {report.nodeid}")
 
 
-def pytest_args(run_dir: Path, rig: Path, *, suites: list[str], keyword: str | None,
-                clauses: list[str], defect: str | None) -> list[str]:  # fmt: skip
-    args = [*suites, "--rig", str(rig), "--hil-journal", str(run_dir / "journal.jsonl"),
-            "--probe-log", str(run_dir / "probe.log"), "-p", "no:terminal",
-            "-p", "no:cacheprovider", "-o", "addopts=", f"--rootdir={REPO_ROOT}"]  # fmt: skip
+@dataclass(frozen=True)
+class PoolRun:
+    """How a pooled run spreads: ``workers`` pytest-xdist workers, each leasing one rig of
+    ``pool`` with ``tags``; ``each`` runs every test on every worker's rig."""
+
+    pool: Path
+    tags: dict[str, str]
+    workers: int
+    each: bool = False
+    lease_wait_s: float | None = None
+    rig_names: tuple[str, ...] = ()  # the matching rigs (for --each with Robot)
+
+    def args(self) -> list[str]:
+        args = ["--pool", str(self.pool)]
+        for key, value in self.tags.items():
+            args += ["--pool-tag", f"{key}={value}"]
+        if self.lease_wait_s is not None:
+            args += ["--lease-wait", f"{self.lease_wait_s:g}"]
+        if self.workers > 1 or self.each:
+            args += ["-p", "xdist", "-n", str(self.workers),
+                     "--dist", "each" if self.each else "load"]  # fmt: skip
+        return args
+
+
+def pytest_args(run_dir: Path, rig: Path | None, *, suites: list[str], keyword: str | None,
+                clauses: list[str], defect: str | None,
+                pool: PoolRun | None = None) -> list[str]:  # fmt: skip
+    where = pool.args() if pool else ["--rig", str(rig)]
+    # labgrid's and pytest-benchmark's plugins are not ours to run (and need the terminal)
+    quiet = ["no:terminal", "no:cacheprovider", "no:labgrid", "no:benchmark"]
+    args = [*suites, *where, "--hil-journal", str(run_dir / "journal.jsonl"),
+            "--probe-log", str(run_dir / "probe.log"), *(f"-p{p}" for p in quiet),
+            "-o", "addopts=", f"--rootdir={REPO_ROOT}"]  # fmt: skip
     if keyword:
         args += ["-k", keyword]
     for clause in clauses:

@@ -41,6 +41,8 @@ class Lease:
     expires_at: float
     token: str
     ttl_s: float = 60.0
+    # resource name -> address for ``place:NAME`` references in the rig file (labgrid)
+    bindings: Mapping[str, str] = field(default_factory=dict)
     stale: bool = field(default=False, compare=False)  # set by ``leases()`` only
 
     def to_json(self) -> dict[str, Any]:
@@ -52,6 +54,7 @@ class Lease:
             "expires_at": self.expires_at,
             "token": self.token,
             "ttl_s": self.ttl_s,
+            "bindings": dict(self.bindings),
         }
 
     @classmethod
@@ -64,16 +67,35 @@ class Lease:
             expires_at=float(data["expires_at"]),
             token=str(data["token"]),
             ttl_s=float(data.get("ttl_s", 60.0)),
+            bindings={str(k): str(v) for k, v in dict(data.get("bindings") or {}).items()},
         )
 
     def describe(self) -> str:
         """``sim-a (job 42 on host-1 pid 1234)``: for messages."""
-        o = self.owner
-        return f"{self.rig} (job {o.get('job')} on {o.get('host')} pid {o.get('pid')})"
+        return f"{self.rig} ({owner_text(self.owner)})"
+
+
+def owner_text(owner: Mapping[str, Any]) -> str:
+    """``job 42 on host-1 pid 1234``"""
+    return f"job {owner.get('job')} on {owner.get('host')} pid {owner.get('pid')}"
+
+
+@dataclass(frozen=True)
+class RigStatus:
+    """One rig of a pool as ``hil lab`` shows it."""
+
+    name: str
+    tags: Mapping[str, str]
+    lease: Lease | None = None  # held through hil (``lease.stale`` if expired)
+    note: str = ""  # e.g. "acquired outside hil by host/user"
 
 
 class RigBroker(ABC):
-    """Lends rigs from a pool. Implementations: ``LocalBroker`` (lease files)."""
+    """Lends rigs from a pool. Implementations: ``LocalBroker`` (lease files on one host or a
+    shared directory) and ``LabgridBroker`` (places of a labgrid coordinator)."""
+
+    #: the pool file the broker was opened from (for messages)
+    source: str = ""
 
     @abstractmethod
     def lease(
@@ -105,6 +127,19 @@ class RigBroker(ABC):
     @abstractmethod
     def recover_stale(self) -> list[Lease]:
         """Remove expired leases (their rigs become free); returns what was removed."""
+
+    @abstractmethod
+    def rigs(self) -> list[RigStatus]:
+        """Every rig of the pool with its tags and its lease, if any."""
+
+    def close(self) -> None:  # noqa: B027 - most brokers hold nothing open
+        """Drop connections the broker holds (leases stay as they are)."""
+
+    def __enter__(self) -> RigBroker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class Heartbeat:

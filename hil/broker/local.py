@@ -21,7 +21,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hil.broker.base import Lease, LeaseLost, NoRigAvailable, RigBroker, default_owner
+from hil.broker.base import (
+    Lease,
+    LeaseLost,
+    NoRigAvailable,
+    RigBroker,
+    RigStatus,
+    default_owner,
+)
 from hil.errors import ConfigError, HarnessError
 from hil.rig.config import load_rig
 from hil.yamlfile import read_yaml
@@ -35,6 +42,7 @@ class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     file: str = Field(min_length=1)
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
     tags: dict[str, str] = {}
 
 
@@ -68,7 +76,7 @@ def load_pool(path: str | Path) -> list[PoolRig]:
             where = ".".join(str(p) for p in err["loc"]) or "(top)"
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
-                msg = "unknown field (a pool entry has file: and tags:)"
+                msg = "unknown field (a pool entry has file:, name: and tags:)"
             parts.append(f"{where}: {msg}")
         raise ConfigError(f"{path}: " + "; ".join(parts)) from None
     rigs: list[PoolRig] = []
@@ -83,13 +91,15 @@ def load_pool(path: str | Path) -> list[PoolRig]:
             cfg, _ = load_rig(file)
         except ConfigError as exc:
             raise ConfigError(f"{path}: rigs.{i}.file: {exc}") from None
-        if cfg.name in seen:
+        name = entry.name or cfg.name
+        if name in seen:
             raise ConfigError(
-                f"{path}: rigs.{i}.file: rig name {cfg.name!r} is already used by "
-                f"rigs.{seen[cfg.name]}; give each rig file its own name:"
+                f"{path}: rigs.{i}: rig name {name!r} is already used by rigs.{seen[name]}; "
+                "give each entry its own name: (the same simulated rig file may be listed "
+                "several times under different names)"
             )
-        seen[cfg.name] = i
-        rigs.append(PoolRig(cfg.name, file, {**entry.tags, "rig": cfg.name}))
+        seen[name] = i
+        rigs.append(PoolRig(name, file, {**entry.tags, "rig": name}))
     return rigs
 
 
@@ -115,7 +125,8 @@ class LocalBroker(RigBroker):
         clock: Callable[[], float] = time.time,
     ):
         self.pool_file = Path(pool_file)
-        self.rigs = load_pool(self.pool_file)
+        self.source = str(self.pool_file)
+        self.pool = load_pool(self.pool_file)
         self.state_dir = Path(state_dir) if state_dir else self.pool_file.parent / ".leases"
         self.clock = clock
         try:
@@ -247,11 +258,11 @@ class LocalBroker(RigBroker):
             raise ValueError(f"ttl_s must be positive, got {ttl_s}")
         wanted = {k: str(v) for k, v in (tags or {}).items()}
         asked = ", ".join(f"{k}={v}" for k, v in wanted.items()) or "any rig"
-        candidates = [r for r in self.rigs if r.matches(wanted)]
+        candidates = [r for r in self.pool if r.matches(wanted)]
         if not candidates:
             have = "; ".join(
                 f"{r.name} " + ",".join(f"{k}={v}" for k, v in r.tags.items() if k != "rig")
-                for r in self.rigs
+                for r in self.pool
             )
             raise NoRigAvailable(
                 f"{self.pool_file}: no rig matches {asked} (pool has: {have}); "
@@ -330,3 +341,10 @@ class LocalBroker(RigBroker):
             if gone is not None:
                 recovered.append(replace(gone, stale=True))
         return recovered
+
+    def rigs(self) -> list[RigStatus]:
+        held = {lease.rig: lease for lease in self.leases()}
+        return [
+            RigStatus(r.name, {k: v for k, v in r.tags.items() if k != "rig"}, held.get(r.name))
+            for r in self.pool
+        ]

@@ -24,7 +24,7 @@ def _check_run_dir(path: Path) -> None:
     if not path.exists():
         _fail(f"{path}: no such run directory")
     if not find_journals(path):
-        _fail(f"{path}: no journal*.jsonl or */journal.jsonl in it")
+        _fail(f"{path}: no journal*.jsonl or */journal*.jsonl in it")
 
 
 @click.command("report")

@@ -5,13 +5,19 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+import pytest
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hil.paths import REPO_ROOT, REPORTS, RIGS
+
+if TYPE_CHECKING:
+    from hil.run import PoolRun
 
 
 def _suite_paths(names: tuple[str, ...]) -> list[str]:
@@ -73,6 +79,34 @@ def _suite_paths(names: tuple[str, ...]) -> list[str]:
     help="Where run directories are made.",
 )
 @click.option(
+    "--pool",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Lease rigs from this pool file instead of --rig (rigs/pool.example.yaml).",
+)
+@click.option(
+    "-n",
+    "--workers",
+    default="auto",
+    show_default=True,
+    metavar="N|auto",
+    help="With --pool: parallel workers, one leased rig each (auto: every matching rig).",
+)
+@click.option("--each", is_flag=True, help="With --pool: run every test on every matching rig.")
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="With --pool: only rigs with this tag (repeatable), e.g. firmware=2_1.",
+)
+@click.option(
+    "--lease-wait",
+    type=float,
+    default=None,
+    metavar="S",
+    help="With --pool: seconds a worker waits for a free rig (default 600).",
+)
+@click.option(
     "--lab-map",
     type=click.Path(path_type=Path, dir_okay=False),
     help="A lab's own test-case ids per requirement, shown in the report.",
@@ -85,11 +119,19 @@ def run(
     robot: bool | None,
     defect: str | None,
     out_root: Path,
+    pool: Path | None,
+    workers: str,
+    each: bool,
+    tags: tuple[str, ...],
+    lease_wait: float | None,
     lab_map: Path | None,
 ) -> None:
     """Run the conformance suites against a bench (default: the simulated bench) and write
     the compliance report to reports/<timestamp>-<rig>/. Exit 0 all passed, 1 the meter
-    failed a test, 2 harness or bench error."""
+    failed a test, 2 harness or bench error.
+
+    With --pool, N workers each lease a rig for the whole run (pytest-xdist; Robot suites
+    with pabot) and the report has a section per rig; --each runs everything on every rig."""
     from hil.rig.config import load_rig
     from hil.run import (
         EXIT_ERROR,
@@ -101,11 +143,26 @@ def run(
         short_id,
     )  # fmt: skip
 
-    config, _ = load_rig(rig_file)  # a broken rig file stops here with a one-line error
-    run_dir = run_dir_for(config.name, out_root)
-    run_dir.mkdir(parents=True)
     console = Console(highlight=False)
-    console.print(f"hil run: rig [bold]{config.name}[/] (meter {config.meter.pan}) -> {run_dir}")
+    plan = None
+    if pool is not None:
+        plan = _pool_plan(pool, workers, each, tags, lease_wait)
+        run_dir = run_dir_for(pool.stem, out_root)
+        run_dir.mkdir(parents=True)
+        how = "every test on each rig" if each else "tests shared between them"
+        console.print(
+            f"hil run: pool [bold]{pool}[/] ({_tag_text(plan.tags)}): {plan.workers} "
+            f"worker(s), one leased rig each, {how} -> {run_dir}"
+        )
+    else:
+        if workers != "auto" or each or tags or lease_wait is not None:
+            raise click.UsageError("-n/--each/--tag/--lease-wait need --pool FILE")
+        config, _ = load_rig(rig_file)  # a broken rig file stops here with a one-line error
+        run_dir = run_dir_for(config.name, out_root)
+        run_dir.mkdir(parents=True)
+        console.print(
+            f"hil run: rig [bold]{config.name}[/] (meter {config.meter.pan}) -> {run_dir}"
+        )
     tally = Tally()
     start = time.monotonic()
     progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=20),
@@ -125,7 +182,10 @@ def run(
         elif kind == "done":
             verdict, nodeid = text.split(" ", 1)
             progress.console.print(
-                f"{marks[verdict]} {short_id(nodeid)}", overflow="ellipsis", no_wrap=True, crop=True
+                f"{marks[verdict]} {escape(short_id(nodeid))}",
+                overflow="ellipsis",
+                no_wrap=True,
+                crop=True,
             )
             elapsed = time.monotonic() - start
             left = (tally.total - tally.done) * elapsed / max(1, tally.done)
@@ -136,13 +196,16 @@ def run(
         return progress.tasks[0].description.split(" <- ")[0]
 
     args = pytest_args(run_dir, rig_file, suites=_suite_paths(suites), keyword=keyword,
-                       clauses=list(clauses), defect=defect)  # fmt: skip
+                       clauses=list(clauses), defect=defect, pool=plan)  # fmt: skip
     with progress:
-        status = run_pytest(args, ProgressPlugin(tally, show))
+        status = run_pytest(args, ProgressPlugin(tally, show, each=bool(plan and plan.each)))
     robot_dir = REPO_ROOT / "suites" / "robot"
     full_run = not (keyword or suites or clauses)
     if (robot if robot is not None else full_run) and robot_dir.exists():
-        status_robot = _run_robot(run_dir, rig_file, defect, console, tally)
+        if plan is not None:
+            status_robot = _run_pabot(run_dir, plan, defect, console, tally)
+        else:
+            status_robot = _run_robot(run_dir, rig_file, defect, console, tally)
         status = max(status, status_robot)
     exit_code = tally.exit_status(status)
     if tally.done == 0:
@@ -175,26 +238,106 @@ def _run_robot(run_dir: Path, rig_file: Path, defect: str | None, console: Conso
         listener=[f"hil.robot.listener.JournalListener:{out / 'journal.jsonl'}"],
         console="dotted", stdout=open(out / "console.txt", "w"),  # noqa: SIM115
     )  # fmt: skip
+
+    _tally_robot(out, tally)
+    return 0 if rc == 0 else 1 if rc < 250 else 3
+
+
+def _tally_robot(out: Path, tally: object) -> None:
     from hil.report.journal import read_journal
 
-    journal = out / "journal.jsonl"
-    for event in read_journal(journal) if journal.exists() else []:
-        if event.get("event") == "test":
-            tally.add(event["nodeid"], event["verdict"], event.get("message", ""))  # type: ignore[attr-defined]
+    for journal in sorted(out.glob("journal*.jsonl")):
+        rig = ""
+        for event in read_journal(journal):
+            if event.get("event") == "rig":
+                rig = str(event.get("name", ""))
+            elif event.get("event") == "test":
+                tally.add(event["nodeid"], event["verdict"], event.get("message", ""), rig)  # type: ignore[attr-defined]
+
+
+def _run_pabot(run_dir: Path, plan: PoolRun, defect: str | None, console: Console,
+               tally: object) -> int:  # fmt: skip
+    """The Robot suites in parallel with pabot, each suite process leasing from the pool
+    (with --each: every suite once per rig, pinned by a rig=NAME tag)."""
+    import subprocess
+
+    out = run_dir / "robot"
+    out.mkdir()
+    variables = ["--variable", f"POOL:{plan.pool.resolve()}"]
+    variables += ["--variable", f"DEFECT:{defect}"] if defect else []
+    cmd = [sys.executable, "-m", "pabot.pabot", "--no-pabotlib", "--processes",
+           str(plan.workers), "--outputdir", str(out), "--console", "dotted",
+           "--listener", f"hil.robot.listener.JournalListener:{out}/journal-{{pid}}.jsonl",
+           *variables]  # fmt: skip
+    if plan.each:
+        for i, name in enumerate(plan.rig_names, start=1):
+            argfile = out / f"rig-{i}.args"
+            tags = _tag_text({**plan.tags, "rig": name}, sep=",")
+            argfile.write_text(f"--variable POOL_TAGS:{tags}\n", encoding="utf-8")
+            cmd += [f"--argumentfile{i}", str(argfile)]
+    elif plan.tags:
+        cmd += ["--variable", f"POOL_TAGS:{_tag_text(plan.tags, sep=',')}"]
+    cmd.append(str(REPO_ROOT / "suites" / "robot"))
+    console.print(f"running the Robot Framework suites with pabot ({plan.workers} processes) ...")
+    with open(out / "console.txt", "w", encoding="utf-8") as log:
+        rc = subprocess.run(cmd, cwd=out, stdout=log, stderr=subprocess.STDOUT).returncode
+    _tally_robot(out, tally)
     return 0 if rc == 0 else 1 if rc < 250 else 3
+
+
+def _tag_text(tags: dict[str, str], sep: str = " ") -> str:
+    return sep.join(f"{k}={v}" for k, v in tags.items()) or "any rig"
+
+
+def _pool_plan(pool: Path, workers: str, each: bool, tags: tuple[str, ...],
+               lease_wait: float | None) -> PoolRun:  # fmt: skip
+    """Which rigs of the pool match, and how many workers to start."""
+    from hil.broker.pool import open_broker
+    from hil.pytest_plugin import pool_tags
+    from hil.run import PoolRun
+
+    try:
+        wanted = pool_tags(list(tags))
+    except pytest.UsageError as exc:
+        raise click.UsageError(str(exc).replace("--pool-tag", "--tag")) from None
+    with open_broker(pool) as broker:
+        matching = [
+            r.name for r in broker.rigs()
+            if all({**r.tags, "rig": r.name}.get(k) == v for k, v in wanted.items())
+        ]  # fmt: skip
+    if not matching:
+        raise click.UsageError(f"{pool}: no rig matches {_tag_text(wanted)}")
+    if each or workers == "auto":
+        count = len(matching)
+    else:
+        try:
+            count = int(workers)
+        except ValueError:
+            raise click.UsageError(f"-n {workers!r}: give a number of workers or auto") from None
+        if count < 1:
+            raise click.UsageError("-n: at least 1 worker")
+        if count > len(matching):
+            raise click.UsageError(
+                f"-n {count}: only {len(matching)} rig(s) in {pool} match "
+                f"{_tag_text(wanted)} ({', '.join(matching)}); use -n {len(matching)} or auto"
+            )
+    return PoolRun(pool, wanted, count, each, lease_wait, tuple(matching))
 
 
 def _summary(console: Console, tally: object, seconds: float) -> None:
     table = Table(title=f"hil run: {tally.done} tests in {seconds:.0f} s")  # type: ignore[attr-defined]
     for column in ("suite", "pass", "fail", "error", "skip"):
         table.add_column(column, justify="left" if column == "suite" else "right")
-    for path, counts in sorted(tally.by_file.items()):  # type: ignore[attr-defined]
-        table.add_row(
-            Path(path).name, *(str(counts[v] or "") for v in ("pass", "fail", "error", "skip"))
-        )
+    several = len(tally.rigs) > 1  # type: ignore[attr-defined]
+    for (rig, path), counts in sorted(tally.by_file.items()):  # type: ignore[attr-defined]
+        name = f"{rig} {Path(path).name}" if several else Path(path).name
+        table.add_row(name, *(str(counts[v] or "") for v in ("pass", "fail", "error", "skip")))
     console.print(table)
-    for nodeid, verdict, message in tally.failures[:20]:  # type: ignore[attr-defined]
-        console.print(f"[red]{verdict.upper()}[/] {nodeid}\n    {message[:300]}")
+    for nodeid, verdict, message, rig in tally.failures[:20]:  # type: ignore[attr-defined]
+        where = f"{rig}: " if several and rig else ""
+        console.print(
+            f"[red]{verdict.upper()}[/] {escape(where + nodeid)}\n    {escape(message[:300])}"
+        )
 
 
 def _render(run_dir: Path, lab_map: Path | None, console: Console) -> Path | None:

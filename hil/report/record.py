@@ -821,10 +821,11 @@ def _timing(tests: list[TestRecord], rigs: list[RigInfo]) -> Timing:
 
 
 def find_journals(run_dir: Path) -> list[Path]:
-    """``journal*.jsonl`` and ``*/journal.jsonl`` of a run directory (or the file itself)."""
+    """``journal*.jsonl`` and ``*/journal*.jsonl`` of a run directory (or the file itself):
+    one per pytest(-xdist worker) session and Robot (pabot) process."""
     if run_dir.is_file():
         return [run_dir]
-    found = {*run_dir.glob("journal*.jsonl"), *run_dir.glob("*/journal.jsonl")}
+    found = {*run_dir.glob("journal*.jsonl"), *run_dir.glob("*/journal*.jsonl")}
     return sorted(p for p in found if p.is_file())
 
 
@@ -868,7 +869,7 @@ def load_runs(
             raise ReportError(f"{run_dir}: no such run directory")
         journals = find_journals(run_dir)
         if not journals:
-            raise ReportError(f"{run_dir}: no journal*.jsonl or */journal.jsonl in it")
+            raise ReportError(f"{run_dir}: no journal*.jsonl or */journal*.jsonl in it")
         base = run_dir if run_dir.is_dir() else run_dir.parent
         for journal in journals:
             name = journal.relative_to(base).as_posix()

@@ -20,6 +20,7 @@ from hil.meter.profile import MeterProfile
 from hil.meter.profile_file import load_profile
 from hil.meter.results import TokenResult
 from hil.probe.protocol import Event
+from hil.rig.binding import bind_rig
 from hil.rig.config import RigConfig, SerialResource, load_rig
 from hil.rig.drivers.keypad import KeypadDriver
 from hil.rig.drivers.probe import ProbeClient, ProbeLog
@@ -146,10 +147,17 @@ class Rig:
         defect: str | None = None,
         log_path: Path | None = None,
         speed: float | None = None,
+        name: str | None = None,
+        bindings: Mapping[str, str] | None = None,
     ) -> Rig:
-        """Load a rig file; start the simulator first if the rig has a ``simulator:`` section."""
+        """Load a rig file; start the simulator first if the rig has a ``simulator:`` section.
+
+        ``name`` and ``bindings`` come from a lease (``hil.broker``): the rig's name in its
+        pool and the addresses of its ``place:NAME`` resources.
+        """
         path = Path(path)
         config, digest = load_rig(path)
+        config = bind_rig(config, path, name=name, bindings=bindings)
         sim = None
         if config.simulator is not None:
             sim = SimProcess(path, config, defect=defect, speed=speed)

@@ -23,6 +23,7 @@ from robot.api.exceptions import SkipExecution
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
 from hil import __version__
+from hil.broker.hold import LeaseHold
 from hil.conformance.evidence import Evidence
 from hil.conformance.factory import Case, TokenFactory
 from hil.conformance.oracle import Oracle
@@ -106,6 +107,17 @@ def resolve_rig_path(rig: str | Path | None) -> Path:
     if not path.is_absolute() and not path.exists() and (REPO_ROOT / path).exists():
         path = REPO_ROOT / path
     return path
+
+
+def _tags(text: str | None) -> dict[str, str]:
+    """``model=sim,firmware=2_1`` -> {"model": "sim", "firmware": "2_1"}"""
+    tags = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"pool_tags {text!r}: write KEY=VALUE[,KEY=VALUE...]")
+        tags[key.strip()] = value.strip()
+    return tags
 
 
 def _digits(token: str) -> str:
@@ -228,6 +240,7 @@ class StsMeter:
     def __init__(self) -> None:
         self.ROBOT_LIBRARY_LISTENER = _TestLifecycle(self)
         self._rig: Rig | None = None
+        self._hold: LeaseHold | None = None
         self._defect: str | None = None
         self._base: TokenFactory | None = None  # the rig file's key
         self._current: TokenFactory | None = None  # the key the meter holds
@@ -342,8 +355,14 @@ class StsMeter:
         defect: str | None = None,
         speed: float | None = None,
         probe_log: str | None = None,
+        pool: str | None = None,
+        pool_tags: str | None = None,
     ) -> None:
         """Opens the bench described by the rig file ``rig`` (default ``rigs/sim.yaml``).
+
+        With ``pool`` (a pool file) the bench is leased instead: a free rig whose tags
+        include ``pool_tags`` (``model=sim,firmware=2_1``; ``rig=NAME`` for one rig), kept
+        until `Close Rig`. This is how parallel runs (pabot) share a pool.
 
         For a simulated bench (a rig file with a ``simulator:`` section) the simulator is
         started here and stopped by `Close Rig`. ``defect`` makes the simulated meter
@@ -358,12 +377,24 @@ class StsMeter:
         """
         if self._rig is not None:
             self.close_rig()
-        opened = Rig.open(
-            resolve_rig_path(rig),
-            defect=defect or None,
-            speed=speed,
-            log_path=Path(probe_log) if probe_log else None,
-        )
+        hold = None
+        if pool:
+            hold = LeaseHold(resolve_rig_path(pool), _tags(pool_tags))
+            lease = hold.acquire()
+        try:
+            opened = Rig.open(
+                resolve_rig_path(lease.rig_file if hold else rig),
+                defect=defect or None,
+                speed=speed,
+                log_path=Path(probe_log) if probe_log else None,
+                name=lease.rig if hold else None,
+                bindings=lease.bindings if hold else None,
+            )
+        except BaseException:
+            if hold is not None:
+                hold.release()
+            raise
+        self._hold = hold
         try:
             spec = opened.meter
             start = max(
@@ -391,8 +422,14 @@ class StsMeter:
         except BaseException:
             self._rig = None
             opened.close()
+            self._release()
             raise
         logger.info(f"rig {opened.name}: meter {opened.serial}, features {opened.features}")
+
+    def _release(self) -> None:
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            hold.release()
 
     @_kw()
     def close_rig(self) -> None:
@@ -404,7 +441,10 @@ class StsMeter:
             cursor = max(self._current.cursor, self._base.cursor if self._base else 0)
             _TID_CURSOR[rig.serial] = cursor + 10
         RUN.rig_closed(rig)
-        rig.close()
+        try:
+            rig.close()
+        finally:
+            self._release()
 
     @_kw()
     def reset_meter(self) -> None:

@@ -3,7 +3,8 @@ Documentation       Authentication: a token for another meter, supply group, tar
 ...                 revision or vending key, or with a digit mistyped or two swapped, fails
 ...                 its CRC under the meter's key and is refused without changing anything.
 Resource            common.resource
-Suite Setup         Open Rig    ${RIG}    defect=${DEFECT}    speed=${SPEED}
+Suite Setup         Open Rig    ${RIG}    defect=${DEFECT}    speed=${SPEED}    pool=${POOL}
+...                 pool_tags=${POOL_TAGS}
 Suite Teardown      Close Rig
 Test Setup          Reset Meter
 Test Template       Token From ${generator} Is Refused With CRC

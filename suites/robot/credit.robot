@@ -2,7 +2,8 @@
 Documentation       Credit transfer (class 0): acceptance, the amount encoding's boundaries,
 ...                 overflow, and replays (a token is accepted once).
 Resource            common.resource
-Suite Setup         Open Rig    ${RIG}    defect=${DEFECT}    speed=${SPEED}
+Suite Setup         Open Rig    ${RIG}    defect=${DEFECT}    speed=${SPEED}    pool=${POOL}
+...                 pool_tags=${POOL_TAGS}
 Suite Teardown      Close Rig
 Test Setup          Reset Meter
 

@@ -3,7 +3,8 @@ Documentation       Key change token sets: accepted in either order, the key cha
 ...                 the set is complete, then the new key works and the old one is refused; an
 ...                 incomplete set does not survive a power cycle.
 Resource            common.resource
-Suite Setup         Open Rig    ${RIG}    defect=${DEFECT}    speed=${SPEED}
+Suite Setup         Open Rig    ${RIG}    defect=${DEFECT}    speed=${SPEED}    pool=${POOL}
+...                 pool_tags=${POOL_TAGS}
 Suite Teardown      Close Rig
 Test Setup          Reset Meter
 

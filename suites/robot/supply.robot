@@ -3,7 +3,8 @@ Documentation       Supply control: the load relay opens when the credit runs ou
 ...                 and closes on new credit, and opens above the maximum power limit. The
 ...                 DMM on the load side confirms what the meter reports.
 Resource            common.resource
-Suite Setup         Open Rig    ${RIG}    defect=${DEFECT}    speed=${SPEED}
+Suite Setup         Open Rig    ${RIG}    defect=${DEFECT}    speed=${SPEED}    pool=${POOL}
+...                 pool_tags=${POOL_TAGS}
 Suite Teardown      Close Rig
 Test Setup          Reset Meter
 

@@ -55,7 +55,7 @@ def test_report_merges_into_out_and_takes_a_lab_map(run, tmp_path):
     ("args", "message"),
     [
         (["missing"], "missing: no such run directory"),
-        (["empty"], "empty: no journal*.jsonl or */journal.jsonl in it"),
+        (["empty"], "empty: no journal*.jsonl or */journal*.jsonl in it"),
         (["run", "run"], "several run directories merge into one report: give --out DIR"),
         (["run", "--lab-map", "nolab.yaml"], "nolab.yaml: no such lab map file"),
         (["run", "--lab-map", "badlab.yaml"], "is not a requirement id"),
