@@ -362,13 +362,14 @@ class LabgridBroker(RigBroker):
         held = self._lease_of(place) if place is not None else None
         if place is None or held is None or (token is not None and held.token != token):
             return None
+        reservation = place.tags.get("hil_reservation")  # before the tags are cleared
         if place.acquired:
             self._rpc(
                 "ReleasePlace",
                 self._pb.ReleasePlaceRequest(placename=place_name, fromuser=place.acquired),
             )
         self._set_tags(place_name, dict.fromkeys(LEASE_TAGS, ""))
-        self._cancel(place.tags.get("hil_reservation"))
+        self._cancel(reservation)
         return held
 
     def _cancel(self, reservation: str | None) -> None:

@@ -30,6 +30,7 @@ def main() -> None:
 
 def _register() -> None:
     from hil.cli.key_cmd import key
+    from hil.cli.lab_cmd import lab
     from hil.cli.report_cmd import diff, report
     from hil.cli.rig_cmd import rig
     from hil.cli.run_cmd import run
@@ -38,7 +39,7 @@ def _register() -> None:
     from hil.cli.token_cmd import token
     from hil.cli.vectors_cmd import vectors
 
-    for command in (run, report, diff, token, key, vectors, sim, selftest, rig):
+    for command in (run, report, diff, token, key, vectors, sim, selftest, rig, lab):
         main.add_command(command)
 
 

@@ -250,7 +250,10 @@ def test_processes_never_share_a_rig(pool: Path) -> None:
         ("rigs: []\n", "rigs"),
         ("rigs:\n  - {file: missing.yaml}\n", "rigs.0.file"),
         ("rigs:\n  - {file: sim-a.yaml, tags: {rig: x}}\n", "rigs.0.tags.rig"),
-        ("rigs:\n  - {file: sim-a.yaml}\n  - {file: ./sim-a.yaml}\n", "rigs.1: rig name 'sim-a' is already used"),
+        (
+            "rigs:\n  - {file: sim-a.yaml}\n  - {file: ./sim-a.yaml}\n",
+            "rigs.1: rig name 'sim-a' is already used",
+        ),
         ("rigs: [\n", "not valid YAML"),
     ],
 )
