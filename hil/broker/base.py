@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -145,8 +146,10 @@ class RigBroker(ABC):
 class Heartbeat:
     """Renews a lease every ``interval_s`` in a daemon thread while the ``with`` block runs.
 
-    If a renewal fails, ``lost`` is set and ``error`` holds the exception; the job should stop
-    using the rig. ``lease`` is the latest renewed lease. Leaving the block does not release.
+    If the lease is gone, or the broker has not answered for so long that the lease may have
+    expired, ``lost`` is set and ``error`` holds the exception; the job should stop using the
+    rig. A broker that misses a renewal or two (a coordinator restarting) is retried.
+    ``lease`` is the latest renewed lease. Leaving the block does not release.
     """
 
     def __init__(self, broker: RigBroker, lease: Lease, interval_s: float | None = None):
@@ -164,13 +167,20 @@ class Heartbeat:
         self._thread: threading.Thread | None = None
 
     def _run(self) -> None:
+        last_renewed = time.monotonic()
         while not self._stop.wait(self.interval_s):
             try:
                 self.lease = self.broker.renew(self.lease)
-            except Exception as exc:  # any failure means we can no longer vouch for the lease
+                last_renewed = time.monotonic()
+            except LeaseLost as exc:
                 self.error = exc
                 self.lost.set()
                 return
+            except Exception as exc:  # a broker that did not answer: retry while we may
+                self.error = exc
+                if time.monotonic() - last_renewed + self.interval_s >= self.lease.ttl_s:
+                    self.lost.set()  # the next try would come after the lease expired
+                    return
 
     def __enter__(self) -> Heartbeat:
         self._thread = threading.Thread(

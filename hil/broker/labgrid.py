@@ -274,11 +274,12 @@ class LabgridBroker(RigBroker):
                     f"labgrid reservation {res.token} for {asked} ended {res.state.name}; run again"
                 )
             place = res.allocations["main"][0]
-            self._rpc("AcquirePlace", self._pb.AcquirePlaceRequest(placename=place))
         except BaseException:
             self._cancel(res.token)
             raise
-        return self._take(place, res.token, default_owner(owner), ttl_s)
+        # Tag before locking: a job that dies in between leaves a lease that expires, never
+        # a place locked with no owner to recover it from.
+        return self._take(place, res.token, default_owner(owner), ttl_s, acquire=True)
 
     def _acquire_named(
         self, name: str, deadline: float, asked: str, wait_s: float, candidates: list[Any]
@@ -298,8 +299,10 @@ class LabgridBroker(RigBroker):
             time.sleep(POLL_S)
             self.recover_stale()
 
-    def _take(self, place_name: str, reservation: str, owner: dict, ttl_s: float) -> Lease:
-        """The place is acquired: tag it with our lease and bind its resources."""
+    def _take(
+        self, place_name: str, reservation: str, owner: dict, ttl_s: float, acquire: bool = False
+    ) -> Lease:
+        """Tag the place with our lease, lock it (``acquire``) and bind its resources."""
         now = self.clock()
         token = uuid.uuid4().hex
         lease_tags = {
@@ -310,6 +313,8 @@ class LabgridBroker(RigBroker):
         }
         try:
             self._set_tags(place_name, lease_tags)
+            if acquire:
+                self._rpc("AcquirePlace", self._pb.AcquirePlaceRequest(placename=place_name))
             place = self._places()[place_name]
             rig_file = self.rigs_dir / f"{place_name}.yaml"
             if not rig_file.exists():
