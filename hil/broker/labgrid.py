@@ -57,6 +57,10 @@ class LabgridPool(BaseModel):
         default=None, description="HOST[:PORT]; default $LG_COORDINATOR, else 127.0.0.1:20408"
     )
     rigs_dir: str = Field(default=".", description="rig file per place: <rigs_dir>/<place>.yaml")
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="tags every place of this pool has (other teams' places are not ours)",
+    )
 
 
 def parse_pool(path: Path, data: Mapping[str, Any]) -> LabgridPool:
@@ -71,7 +75,7 @@ def parse_pool(path: Path, data: Mapping[str, Any]) -> LabgridPool:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in ("labgrid", *err["loc"]))
-        msg = "unknown field (accepted: coordinator, rigs_dir)" if (
+        msg = "unknown field (accepted: coordinator, rigs_dir, tags)" if (
             err["type"] == "extra_forbidden") else err["msg"]  # fmt: skip
         raise ConfigError(f"{path}: {where}: {msg}") from None
 
@@ -102,6 +106,7 @@ class LabgridBroker(RigBroker):
         coordinator: str | None = None,
         *,
         rigs_dir: str | Path = ".",
+        pool_tags: Mapping[str, str] | None = None,
         source: str = "labgrid",
         clock: Any = time.time,
         connect_timeout_s: float = 10.0,
@@ -112,12 +117,14 @@ class LabgridBroker(RigBroker):
             from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
         except ImportError:
             raise ConfigError(
-                f"{source}: the labgrid broker needs labgrid; pip install 'sts-hil[labgrid]'"
+                f"{source}: the labgrid broker needs labgrid; in the sts-hil checkout run "
+                "pip install -e '.[labgrid]'"
             ) from None
         self._pb, self._Reservation, self._State = pb, Reservation, ReservationState
         address = coordinator or os.environ.get("LG_COORDINATOR") or "127.0.0.1"
         self.address = address if ":" in address else f"{address}:{DEFAULT_PORT}"
         self.rigs_dir = Path(rigs_dir)
+        self.pool_tags = {k: str(v) for k, v in (pool_tags or {}).items()}
         self.source = source
         self.clock = clock
         self._loop = asyncio.new_event_loop()
@@ -144,7 +151,8 @@ class LabgridBroker(RigBroker):
     @classmethod
     def from_pool_file(cls, path: Path, data: Mapping[str, Any]) -> LabgridBroker:
         pool = parse_pool(path, data)
-        return cls(pool.coordinator, rigs_dir=path.parent / pool.rigs_dir, source=str(path))
+        return cls(pool.coordinator, rigs_dir=path.parent / pool.rigs_dir,
+                   pool_tags=pool.tags, source=str(path))  # fmt: skip
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -165,8 +173,12 @@ class LabgridBroker(RigBroker):
             raise HarnessError(f"labgrid coordinator {self.address}: {name}: {_why(exc)}") from None
 
     def _places(self) -> dict[str, Any]:
+        """The coordinator's places that belong to this pool (all of the pool's tags)."""
         self._call(self._session.sync_with_coordinator())
-        return dict(self._session.places)
+        return {
+            name: place for name, place in self._session.places.items()
+            if all(place.tags.get(k) == v for k, v in self.pool_tags.items())
+        }  # fmt: skip
 
     def _set_tags(self, place: str, tags: Mapping[str, str]) -> None:
         self._rpc("SetPlaceTags", self._pb.SetPlaceTagsRequest(placename=place, tags=dict(tags)))
@@ -230,7 +242,7 @@ class LabgridBroker(RigBroker):
     ) -> Lease:
         if ttl_s <= 0:
             raise ValueError(f"ttl_s must be positive, got {ttl_s}")
-        wanted = {k: str(v) for k, v in (tags or {}).items()}
+        wanted = {**self.pool_tags, **{k: str(v) for k, v in (tags or {}).items()}}
         place_name = wanted.pop("rig", None)
         asked = ", ".join(f"{k}={v}" for k, v in (tags or {}).items()) or "any place"
         places = self._places()

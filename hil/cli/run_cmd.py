@@ -265,6 +265,8 @@ def _run_pabot(run_dir: Path, plan: PoolRun, defect: str | None, console: Consol
     out.mkdir()
     variables = ["--variable", f"POOL:{plan.pool.resolve()}"]
     variables += ["--variable", f"DEFECT:{defect}"] if defect else []
+    if plan.lease_wait_s is not None:
+        variables += ["--variable", f"LEASE_WAIT:{plan.lease_wait_s:g}"]
     cmd = [sys.executable, "-m", "pabot.pabot", "--no-pabotlib", "--processes",
            str(plan.workers), "--outputdir", str(out), "--console", "dotted",
            "--listener", f"hil.robot.listener.JournalListener:{out}/journal-{{pid}}.jsonl",
@@ -307,6 +309,8 @@ def _pool_plan(pool: Path, workers: str, each: bool, tags: tuple[str, ...],
         ]  # fmt: skip
     if not matching:
         raise click.UsageError(f"{pool}: no rig matches {_tag_text(wanted)}")
+    if each and workers != "auto":
+        raise click.UsageError("--each starts one worker per matching rig; leave out -n")
     if each or workers == "auto":
         count = len(matching)
     else:

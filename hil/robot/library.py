@@ -23,7 +23,7 @@ from robot.api.exceptions import SkipExecution
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
 from hil import __version__
-from hil.broker.hold import LeaseHold
+from hil.broker.hold import DEFAULT_WAIT_S, LeaseHold
 from hil.conformance.evidence import Evidence
 from hil.conformance.factory import Case, TokenFactory
 from hil.conformance.oracle import Oracle
@@ -274,6 +274,8 @@ class StsMeter:
         """The open bench (for Python keywords layered on this library)."""
         if self._rig is None:
             raise RuntimeError("no rig is open: call Open Rig first (e.g. in Suite Setup)")
+        if self._hold is not None:
+            self._hold.check()  # a lost lease: the rig may be someone else's by now
         return self._rig
 
     def _factory(self, key: str = "current") -> TokenFactory:
@@ -357,12 +359,15 @@ class StsMeter:
         probe_log: str | None = None,
         pool: str | None = None,
         pool_tags: str | None = None,
+        lease_wait: float | None = None,
     ) -> None:
         """Opens the bench described by the rig file ``rig`` (default ``rigs/sim.yaml``).
 
         With ``pool`` (a pool file) the bench is leased instead: a free rig whose tags
         include ``pool_tags`` (``model=sim,firmware=2_1``; ``rig=NAME`` for one rig), kept
-        until `Close Rig`. This is how parallel runs (pabot) share a pool.
+        until `Close Rig`; ``lease_wait`` is how long to wait for one (default 600 s). This is
+        how parallel runs (pabot) share a pool. A lease lost meanwhile fails every keyword
+        that uses the bench as a harness error.
 
         For a simulated bench (a rig file with a ``simulator:`` section) the simulator is
         started here and stopped by `Close Rig`. ``defect`` makes the simulated meter
@@ -379,7 +384,8 @@ class StsMeter:
             self.close_rig()
         hold = None
         if pool:
-            hold = LeaseHold(resolve_rig_path(pool), _tags(pool_tags))
+            wait = DEFAULT_WAIT_S if lease_wait is None else float(lease_wait)
+            hold = LeaseHold(resolve_rig_path(pool), _tags(pool_tags), wait_s=wait)
             lease = hold.acquire()
         try:
             opened = Rig.open(

@@ -4,7 +4,7 @@ Documentation       Authentication: a token for another meter, supply group, tar
 ...                 its CRC under the meter's key and is refused without changing anything.
 Resource            common.resource
 Suite Setup         Open Rig    ${RIG}    defect=${DEFECT}    speed=${SPEED}    pool=${POOL}
-...                 pool_tags=${POOL_TAGS}
+...                 pool_tags=${POOL_TAGS}    lease_wait=${LEASE_WAIT}
 Suite Teardown      Close Rig
 Test Setup          Reset Meter
 Test Template       Token From ${generator} Is Refused With CRC

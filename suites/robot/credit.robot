@@ -3,7 +3,7 @@ Documentation       Credit transfer (class 0): acceptance, the amount encoding's
 ...                 overflow, and replays (a token is accepted once).
 Resource            common.resource
 Suite Setup         Open Rig    ${RIG}    defect=${DEFECT}    speed=${SPEED}    pool=${POOL}
-...                 pool_tags=${POOL_TAGS}
+...                 pool_tags=${POOL_TAGS}    lease_wait=${LEASE_WAIT}
 Suite Teardown      Close Rig
 Test Setup          Reset Meter
 

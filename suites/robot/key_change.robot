@@ -4,7 +4,7 @@ Documentation       Key change token sets: accepted in either order, the key cha
 ...                 incomplete set does not survive a power cycle.
 Resource            common.resource
 Suite Setup         Open Rig    ${RIG}    defect=${DEFECT}    speed=${SPEED}    pool=${POOL}
-...                 pool_tags=${POOL_TAGS}
+...                 pool_tags=${POOL_TAGS}    lease_wait=${LEASE_WAIT}
 Suite Teardown      Close Rig
 Test Setup          Reset Meter
 

@@ -4,7 +4,7 @@ Documentation       Supply control: the load relay opens when the credit runs ou
 ...                 DMM on the load side confirms what the meter reports.
 Resource            common.resource
 Suite Setup         Open Rig    ${RIG}    defect=${DEFECT}    speed=${SPEED}    pool=${POOL}
-...                 pool_tags=${POOL_TAGS}
+...                 pool_tags=${POOL_TAGS}    lease_wait=${LEASE_WAIT}
 Suite Teardown      Close Rig
 Test Setup          Reset Meter
 

@@ -193,6 +193,7 @@ def test_the_example_pool_files_are_valid():
     path = RIGS / "lab-pool.example.yaml"
     section = parse_pool(path, read_yaml(path, "pool file")[0])
     assert section.coordinator == "labgrid.lab.example:20408" and section.rigs_dir == "lab"
+    assert section.tags == {"bench": "sts"}
 
 
 def test_a_labgrid_pool_file_with_a_typo_is_a_one_line_error(tmp_path: Path):
