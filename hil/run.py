@@ -75,7 +75,8 @@ class Tally:
 
 
 class ProgressPlugin:
-    """Feeds a Tally and a display callback from pytest hooks."""
+    """Feeds a Tally and a display callback from pytest hooks: ``show("test", nodeid)``,
+    ``show("token", digits)``, ``show("done", "<verdict> <rig or -> <nodeid>")``."""
 
     def __init__(self, tally: Tally, show: Callable[[str, str], None], each: bool = False):
         self.tally, self.show, self.each = tally, show, each
@@ -106,7 +107,7 @@ class ProgressPlugin:
             verdict = _verdict(report)
             rig = dict(report.user_properties).get("hil_rig", "")
             self.tally.add(report.nodeid, verdict, _short(report), str(rig))
-            self.show("done", f"{verdict} {report.nodeid}")
+            self.show("done", f"{verdict} {rig or '-'} {report.nodeid}")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from rich.table import Table
 from hil.paths import REPO_ROOT, REPORTS, RIGS
 
 if TYPE_CHECKING:
-    from hil.run import PoolRun
+    from hil.run import PoolRun, Tally
 
 
 def _suite_paths(names: tuple[str, ...]) -> list[str]:
@@ -180,9 +180,10 @@ def run(
         elif kind == "token":
             progress.update(task, description=f"{task_desc()} <- {text[:4]}..{text[-4:]}")
         elif kind == "done":
-            verdict, nodeid = text.split(" ", 1)
+            verdict, rig, nodeid = text.split(" ", 2)
+            where = f"{rig} " if plan is not None and rig != "-" else ""  # pooled: which rig
             progress.console.print(
-                f"{marks[verdict]} {escape(short_id(nodeid))}",
+                f"{marks[verdict]} {escape(where + short_id(nodeid))}",
                 overflow="ellipsis",
                 no_wrap=True,
                 crop=True,
@@ -328,16 +329,16 @@ def _pool_plan(pool: Path, workers: str, each: bool, tags: tuple[str, ...],
     return PoolRun(pool, wanted, count, each, lease_wait, tuple(matching))
 
 
-def _summary(console: Console, tally: object, seconds: float) -> None:
-    table = Table(title=f"hil run: {tally.done} tests in {seconds:.0f} s")  # type: ignore[attr-defined]
-    for column in ("suite", "pass", "fail", "error", "skip"):
-        table.add_column(column, justify="left" if column == "suite" else "right")
-    several = len(tally.rigs) > 1  # type: ignore[attr-defined]
-    for (rig, path), counts in sorted(tally.by_file.items()):  # type: ignore[attr-defined]
-        name = f"{rig} {Path(path).name}" if several else Path(path).name
-        table.add_row(name, *(str(counts[v] or "") for v in ("pass", "fail", "error", "skip")))
+def _summary(console: Console, tally: Tally, seconds: float) -> None:
+    table = Table(title=f"hil run: {tally.done} tests in {seconds:.0f} s")
+    several = len(tally.rigs) > 1
+    for column in (["rig"] if several else []) + ["suite", "pass", "fail", "error", "skip"]:
+        table.add_column(column, justify="left" if column in ("rig", "suite") else "right")
+    for (rig, path), counts in sorted(tally.by_file.items()):
+        cells = [str(counts[v] or "") for v in ("pass", "fail", "error", "skip")]
+        table.add_row(*([rig] if several else []), Path(path).name, *cells)
     console.print(table)
-    for nodeid, verdict, message, rig in tally.failures[:20]:  # type: ignore[attr-defined]
+    for nodeid, verdict, message, rig in tally.failures[:20]:
         where = f"{rig}: " if several and rig else ""
         console.print(
             f"[red]{verdict.upper()}[/] {escape(where + nodeid)}\n    {escape(message[:300])}"
