@@ -94,8 +94,13 @@ def test_killed_run_keeps_every_finished_test(tmp_path):
     assert len(finished) >= 2 and events[-1]["event"] != "run_end"
     assert all(e["verdict"] == "pass" for e in finished)
     # `hil report` renders what is there and says it is partial.
-    rendered = subprocess.run([sys.executable, "-m", "hil", "report", str(journal.parent)],
-                              capture_output=True, text=True, timeout=120, env=ENV)
+    rendered = subprocess.run(
+        [sys.executable, "-m", "hil", "report", str(journal.parent)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=ENV,
+    )
     assert rendered.returncode == 0, rendered.stdout + rendered.stderr
     record = json.loads((journal.parent / "record.json").read_text())
     assert record["run"]["partial"] is True
