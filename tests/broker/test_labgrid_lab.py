@@ -143,7 +143,7 @@ def test_a_killed_worker_leaves_a_lease_that_expires_and_the_next_run_proceeds(
             leases = _wait_for("both workers to lease", lambda: len(broker.leases()) == 2
                                and broker.leases())  # fmt: skip
             victim = next(x for x in leases if x.rig == "sim-a")
-            time.sleep(2)  # mid-run: tests are going on on both rigs
+            time.sleep(1)  # mid-run: tests are going on on both rigs (about 4 s each)
             os.kill(int(victim.owner["pid"]), signal.SIGKILL)
             job.communicate(timeout=120)
             assert job.returncode != 0  # the run saw its worker die
