@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from hil.broker.base import parse_tags
 from hil.broker.hold import DEFAULT_TTL_S, DEFAULT_WAIT_S, LeaseHold
 from hil.conformance.evidence import Evidence
 from hil.conformance.factory import TokenFactory
@@ -107,13 +108,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pool_tags(values: list[str]) -> dict[str, str]:
-    tags = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise pytest.UsageError(f"--pool-tag {item!r}: write KEY=VALUE, e.g. model=sim")
-        tags[key.strip()] = value.strip()
-    return tags
+    try:
+        return parse_tags(values)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--pool-tag {exc}, e.g. model=sim") from None
 
 
 def _pooled(config: pytest.Config) -> bool:

@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +76,17 @@ class Lease:
         return f"{self.rig} ({owner_text(self.owner)})"
 
 
+def parse_tags(items: Iterable[str]) -> dict[str, str]:
+    """``["model=sim", "firmware=2_1"]`` -> tags; ``ValueError("'x': write KEY=VALUE")``."""
+    tags = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{item!r}: write KEY=VALUE")
+        tags[key.strip()] = value.strip()
+    return tags
+
+
 def owner_text(owner: Mapping[str, Any]) -> str:
     """``job 42 on host-1 pid 1234``"""
     return f"job {owner.get('job')} on {owner.get('host')} pid {owner.get('pid')}"
@@ -89,6 +100,11 @@ class RigStatus:
     tags: Mapping[str, str]
     lease: Lease | None = None  # held through hil (``lease.stale`` if expired)
     note: str = ""  # e.g. "acquired outside hil by host/user"
+
+    def matches(self, wanted: Mapping[str, str]) -> bool:
+        """Every wanted tag equals the rig's (``rig`` is the rig's name)."""
+        tags = {**self.tags, "rig": self.name}
+        return all(tags.get(k) == str(v) for k, v in wanted.items())
 
 
 class RigBroker(ABC):

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-import pytest
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -295,19 +294,16 @@ def _tag_text(tags: dict[str, str], sep: str = " ") -> str:
 def _pool_plan(pool: Path, workers: str, each: bool, tags: tuple[str, ...],
                lease_wait: float | None) -> PoolRun:  # fmt: skip
     """Which rigs of the pool match, and how many workers to start."""
+    from hil.broker.base import parse_tags
     from hil.broker.pool import open_broker
-    from hil.pytest_plugin import pool_tags
     from hil.run import PoolRun
 
     try:
-        wanted = pool_tags(list(tags))
-    except pytest.UsageError as exc:
-        raise click.UsageError(str(exc).replace("--pool-tag", "--tag")) from None
+        wanted = parse_tags(tags)
+    except ValueError as exc:
+        raise click.UsageError(f"--tag {exc}, e.g. model=sim") from None
     with open_broker(pool) as broker:
-        matching = [
-            r.name for r in broker.rigs()
-            if all({**r.tags, "rig": r.name}.get(k) == v for k, v in wanted.items())
-        ]  # fmt: skip
+        matching = [r.name for r in broker.rigs() if r.matches(wanted)]
     if not matching:
         raise click.UsageError(f"{pool}: no rig matches {_tag_text(wanted)}")
     if each and workers != "auto":

@@ -23,6 +23,7 @@ from robot.api.exceptions import SkipExecution
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
 from hil import __version__
+from hil.broker.base import parse_tags
 from hil.broker.hold import DEFAULT_WAIT_S, LeaseHold
 from hil.conformance.evidence import Evidence
 from hil.conformance.factory import Case, TokenFactory
@@ -111,13 +112,10 @@ def resolve_rig_path(rig: str | Path | None) -> Path:
 
 def _tags(text: str | None) -> dict[str, str]:
     """``model=sim,firmware=2_1`` -> {"model": "sim", "firmware": "2_1"}"""
-    tags = {}
-    for item in filter(None, (part.strip() for part in (text or "").split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"pool_tags {text!r}: write KEY=VALUE[,KEY=VALUE...]")
-        tags[key.strip()] = value.strip()
-    return tags
+    try:
+        return parse_tags(part.strip() for part in (text or "").split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"pool_tags {text!r}: write KEY=VALUE[,KEY=VALUE...]") from None
 
 
 def _digits(token: str) -> str:

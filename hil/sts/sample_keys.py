@@ -5,8 +5,8 @@ management system. Production keys never live in this repository: rig files name
 environment variable or a file instead.
 """
 
-TEST_VENDING_KEY_DKGA04 = "ABABABABABABABAB949494949494949401234567"
-TEST_VENDING_KEY_DKGA02 = "ABABABABABABABAB"
+TEST_VENDING_KEY_DKGA04 = "ABABABABABABABAB949494949494949401234567"  # public test material
+TEST_VENDING_KEY_DKGA02 = "ABABABABABABABAB"  # public test material
 TEST_VENDING_KEYS = {"dkga04": TEST_VENDING_KEY_DKGA04, "dkga02": TEST_VENDING_KEY_DKGA02}
 
 # The test meter used when no meter is given: the identity of the public CTSA vectors,
