@@ -1,7 +1,7 @@
 """Harness overhead with the realistic timing profile.
 
 Runs a set of keypad-entered conformance tests against the simulated bench with
-fixtures/profiles/realistic.yaml (key press 0.15 s, release 0.15 s, processing 0.5 s, result
+hil/data/profiles/realistic.yaml (key press 0.15 s, release 0.15 s, processing 0.5 s, result
 shown 3 s), then compares the wall time with the time the keypad and the meter must take:
 
     required = per token: 21 presses + 20 releases + processing; plus the result display

@@ -28,7 +28,7 @@ from hil.conformance.evidence import Evidence
 from hil.conformance.factory import TokenFactory
 from hil.conformance.oracle import Oracle
 from hil.errors import BenchFault, ConfigError, HarnessError
-from hil.paths import RIGS
+from hil.paths import DEFAULT_RIG, resolve_rig
 from hil.report.journal import SCHEMA, Journal, harness_identity, now_iso
 from hil.rig.config import RigConfig, load_rig
 from hil.rig.meter_spec import MeterSpec
@@ -150,7 +150,7 @@ def _hold(config: pytest.Config) -> LeaseHold:
 def _rig_path(config: pytest.Config) -> Path:
     if _pooled(config):
         return Path(_hold(config).lease.rig_file)
-    return Path(config.getoption("rig") or RIGS / "sim.yaml")
+    return resolve_rig(config.getoption("rig") or DEFAULT_RIG)
 
 
 def _rig_config(config: pytest.Config) -> RigConfig:

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from hil.paths import REPO_ROOT, REPORTS
+from hil.paths import SUITES_ROOT, reports_dir
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 
 
-def run_dir_for(rig_name: str, root: Path = REPORTS, now: datetime | None = None) -> Path:
+def run_dir_for(rig_name: str, root: Path | None = None, now: datetime | None = None) -> Path:
+    root = root or reports_dir()
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", rig_name)
     path = root / f"{stamp}-{safe}"
@@ -142,7 +143,7 @@ def pytest_args(run_dir: Path, rig: Path | None, *, suites: list[str], keyword: 
     quiet = ["no:terminal", "no:cacheprovider", "no:labgrid", "no:benchmark"]
     args = [*suites, *where, "--hil-journal", str(run_dir / "journal.jsonl"),
             "--probe-log", str(run_dir / "probe.log"), *(f"-p{p}" for p in quiet),
-            "-o", "addopts=", f"--rootdir={REPO_ROOT}"]  # fmt: skip
+            "-o", "addopts=", f"--rootdir={SUITES_ROOT}"]  # fmt: skip
     if keyword:
         args += ["-k", keyword]
     for clause in clauses:

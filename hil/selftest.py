@@ -2,7 +2,7 @@
 
 Each profile runs the suites against a simulated meter that breaks one rule. A profile is
 *detected* when at least one test fails (a meter failure, not a bench error) whose
-requirement is one the profile violates (fixtures/requirements.yaml ``violated_by``). The
+requirement is one the profile violates (hil/data/requirements.yaml ``violated_by``). The
 conforming meter must pass everything. Runs are separate pytest processes, several at a
 time: a conformance run mostly waits on the meter, so they overlap well.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hil.conformance.catalogue import Catalogue
-from hil.paths import REPO_ROOT
+from hil.paths import SUITES_ROOT
 from hil.report.journal import read_journal
 
 CONFORMING = "conforming"
@@ -92,7 +92,7 @@ def run_profile(
             pytest_command(profile, journal, suites, rig, clauses),
             capture_output=True,
             text=True,
-            cwd=REPO_ROOT,
+            cwd=SUITES_ROOT,
             timeout=1800,
         )
         run.returncode = proc.returncode

@@ -13,12 +13,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hil.paths import RIGS
-
 POOL_OPTION = click.option(
     "--pool",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=lambda: os.environ.get("HIL_POOL") or str(RIGS / "pool.yaml"),
+    default=lambda: os.environ.get("HIL_POOL") or "rigs/pool.yaml",
     show_default="$HIL_POOL, else rigs/pool.yaml",
     help="Pool file (a rigs: list, or a labgrid: section naming the coordinator).",
 )

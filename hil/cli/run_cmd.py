@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hil.paths import REPO_ROOT, REPORTS, RIGS
+from hil.paths import DEFAULT_RIG, ROBOT_SUITES, SUITES, resolve_rig
 
 if TYPE_CHECKING:
     from hil.run import PoolRun, Tally
@@ -21,16 +21,16 @@ if TYPE_CHECKING:
 
 def _suite_paths(names: tuple[str, ...]) -> list[str]:
     if not names:
-        return [str(REPO_ROOT / "suites")]
+        return [str(SUITES)]
     paths = []
     for name in names:
-        candidates = [REPO_ROOT / "suites" / f"test_{name}.py", REPO_ROOT / "suites" / name,
+        candidates = [SUITES / f"test_{name}.py", SUITES / name,
                       Path(name)]  # fmt: skip
         found = next((c for c in candidates if c.exists()), None)
         if found is None:
             known = ", ".join(
                 p.stem.removeprefix("test_")
-                for p in sorted((REPO_ROOT / "suites").glob("test_*.py"))
+                for p in sorted(SUITES.glob("test_*.py"))
             )
             raise click.UsageError(f"no suite {name!r}; known: {known}")
         paths.append(str(found))
@@ -42,9 +42,9 @@ def _suite_paths(names: tuple[str, ...]) -> list[str]:
     "--rig",
     "rig_file",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=RIGS / "sim.yaml",
-    show_default=True,
-    help="Rig file of the bench.",
+    default=DEFAULT_RIG,
+    show_default="the built-in simulated bench",
+    help="Rig file of the bench, or a built-in rig's name (sim, external-sim).",
 )
 @click.option(
     "-k", "keyword", metavar="EXPR", help="Only tests matching this pytest -k expression."
@@ -73,8 +73,8 @@ def _suite_paths(names: tuple[str, ...]) -> list[str]:
     "--out",
     "out_root",
     type=click.Path(path_type=Path, file_okay=False),
-    default=REPORTS,
-    show_default=True,
+    default=None,
+    show_default="./reports",
     help="Where run directories are made.",
 )
 @click.option(
@@ -143,6 +143,7 @@ def run(
     )  # fmt: skip
 
     console = Console(highlight=False)
+    rig_file = resolve_rig(rig_file)
     plan = None
     if pool is not None:
         plan = _pool_plan(pool, workers, each, tags, lease_wait)
@@ -199,7 +200,7 @@ def run(
                        clauses=list(clauses), defect=defect, pool=plan)  # fmt: skip
     with progress:
         status = run_pytest(args, ProgressPlugin(tally, show, each=bool(plan and plan.each)))
-    robot_dir = REPO_ROOT / "suites" / "robot"
+    robot_dir = ROBOT_SUITES
     full_run = not (keyword or suites or clauses)
     if (robot if robot is not None else full_run) and robot_dir.exists():
         if plan is not None:
@@ -234,7 +235,7 @@ def _run_robot(run_dir: Path, rig_file: Path, defect: str | None, console: Conso
     console.print("running the Robot Framework suites ...")
     variables = [f"RIG:{rig_file}"] + ([f"DEFECT:{defect}"] if defect else [])
     rc = robot.run(
-        str(REPO_ROOT / "suites" / "robot"), outputdir=str(out), variable=variables,
+        str(ROBOT_SUITES), outputdir=str(out), variable=variables,
         listener=[f"hil.robot.listener.JournalListener:{out / 'journal.jsonl'}"],
         console="dotted", stdout=open(out / "console.txt", "w"),  # noqa: SIM115
     )  # fmt: skip
@@ -279,7 +280,7 @@ def _run_pabot(run_dir: Path, plan: PoolRun, defect: str | None, console: Consol
             cmd += [f"--argumentfile{i}", str(argfile)]
     elif plan.tags:
         cmd += ["--variable", f"POOL_TAGS:{_tag_text(plan.tags, sep=',')}"]
-    cmd.append(str(REPO_ROOT / "suites" / "robot"))
+    cmd.append(str(ROBOT_SUITES))
     console.print(f"running the Robot Framework suites with pabot ({plan.workers} processes) ...")
     with open(out / "console.txt", "w", encoding="utf-8") as log:
         rc = subprocess.run(cmd, cwd=out, stdout=log, stderr=subprocess.STDOUT).returncode

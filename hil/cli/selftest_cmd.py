@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from hil.paths import REPO_ROOT
+from hil.paths import SUITES
 
 
 @click.command()
@@ -78,7 +78,7 @@ def selftest(
     runs = run_selftest(
         load_catalogue(),
         profiles,
-        suites=REPO_ROOT / "suites",
+        suites=SUITES,
         rig=rig,
         jobs=jobs,
         quick=quick,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from hil.paths import RIGS
+from hil.paths import DEFAULT_RIG
 
 
 @click.command()
@@ -18,7 +18,7 @@ from hil.paths import RIGS
     "--rig",
     "rig_file",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=RIGS / "sim.yaml",
+    default=DEFAULT_RIG,
     show_default=True,
     help="Rig file: meter and keypad wiring.",
 )
@@ -31,7 +31,7 @@ from hil.paths import RIGS
 )
 @click.option("--list-defects", is_flag=True, help="List the defect profiles and exit.")
 @click.option(
-    "--timing", metavar="NAME", help="Timing profile (fixtures/profiles): fast, realistic."
+    "--timing", metavar="NAME", help="Timing profile (hil/data/profiles): fast, realistic."
 )
 @click.option("--tcp", "transport", flag_value="tcp", help="Relay board and probe on TCP ports.")
 @click.option(

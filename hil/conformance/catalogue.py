@@ -1,4 +1,4 @@
-"""The requirement catalogue (fixtures/requirements.yaml) and labs' own test-case mappings."""
+"""The requirement catalogue (hil/data/requirements.yaml) and labs' own test-case mappings."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from hil.errors import ConfigError
-from hil.paths import FIXTURES
+from hil.paths import CATALOGUE
 from hil.yamlfile import read_yaml
-
-CATALOGUE = FIXTURES / "requirements.yaml"
 
 
 class Requirement(BaseModel):

@@ -1,7 +1,7 @@
 """Meter behaviour profile: keypad timing, processing times, TID memory, lockout, limits.
 
 Pure data. ``MeterProfile()`` holds the realistic defaults (bench-notes 1.3); the files in
-``fixtures/profiles/`` give named profiles (``realistic``, ``fast`` for CI) and are read by
+``hil/data/profiles/`` give named profiles (``realistic``, ``fast`` for CI) and are read by
 `hil.meter.profile_file.load_profile`. Every field is described in docs/meter-model.md.
 """
 

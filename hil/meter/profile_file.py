@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from hil.meter.profile import MeterProfile, ProfileError
-from hil.paths import FIXTURES
+from hil.paths import PROFILES
 from hil.yamlfile import read_yaml
 
-PROFILES_DIR = FIXTURES / "profiles"
+PROFILES_DIR = PROFILES
 
 
 def profile_path(name: str) -> Path:
-    """Path of a named profile shipped in fixtures/profiles/ (``"realistic"``, ``"fast"``)."""
+    """Path of a named profile shipped in hil/data/profiles/ (``"realistic"``, ``"fast"``)."""
     return PROFILES_DIR / f"{name}.yaml"
 
 

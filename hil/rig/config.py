@@ -93,7 +93,7 @@ class KeypadWiring(_Strict):
 class InstrumentResource(_Strict):
     resource: str = Field(description="VISA resource string, e.g. TCPIP::10.0.0.5::5025::SOCKET")
     backend: str = Field(default="@py", description="pyvisa backend: @py (pyvisa-py) or @ivi")
-    commands: str = Field(default="generic-scpi", description="command map in fixtures/instruments")
+    commands: str = Field(default="generic-scpi", description="command map in hil/data/instruments")
     timeout_s: float = Field(default=2.0, gt=0)
 
 

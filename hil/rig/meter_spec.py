@@ -36,7 +36,7 @@ class MeterSpec(BaseModel):
     decoder_key: KeySource | None = None
     sta_tables: Path | None = None  # EA07 production tables; sample tables when absent
     firmware: str | None = Field(default=None, description="expected firmware (checked by INFO)")
-    profile: str = Field(default="realistic", description="timing profile in fixtures/profiles")
+    profile: str = Field(default="realistic", description="timing profile in hil/data/profiles")
 
     @field_validator("pan")
     @classmethod

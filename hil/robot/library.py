@@ -31,7 +31,7 @@ from hil.conformance.oracle import Oracle
 from hil.conformance.steps import ConformanceFailure, await_meter_event, check_state, inject
 from hil.errors import BenchFault, HarnessError
 from hil.meter.results import TokenResult
-from hil.paths import REPO_ROOT, RIGS
+from hil.paths import DEFAULT_RIG, REPO_ROOT, resolve_rig
 from hil.rig.rig import Rig
 from hil.robot.state import RUN
 from hil.sts.tid import tid_from_datetime
@@ -104,7 +104,7 @@ def _kw(name: str | None = None) -> Callable[[_F], _F]:
 def resolve_rig_path(rig: str | Path | None) -> Path:
     """The rig file ``Open Rig`` uses: ``rigs/sim.yaml`` by default; a relative path from
     the working directory, else from the repository root."""
-    path = Path(rig) if rig else RIGS / "sim.yaml"
+    path = resolve_rig(rig) if rig else DEFAULT_RIG
     if not path.is_absolute() and not path.exists() and (REPO_ROOT / path).exists():
         path = REPO_ROOT / path
     return path
@@ -232,7 +232,7 @@ class StsMeter:
     *error*: a broken bench says nothing about the meter.
 
     Give each test its requirement ids as tags ``req:<ID>`` (ids from
-    ``fixtures/requirements.yaml``); the journal lists them as the test's clauses.
+    ``hil/data/requirements.yaml``); the journal lists them as the test's clauses.
     """
 
     def __init__(self) -> None:

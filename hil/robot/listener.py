@@ -24,7 +24,7 @@ from robot.api.interfaces import ListenerV3
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
 from hil.errors import ConfigError
-from hil.paths import REPO_ROOT
+from hil.paths import REPO_ROOT, SUITES_ROOT
 from hil.report.journal import SCHEMA, Journal, harness_identity, now_iso
 from hil.rig.config import load_rig
 from hil.robot.library import BENCH_FAULT_TAG, HARNESS_ERROR_TAG, resolve_rig_path
@@ -51,7 +51,7 @@ def node_id(source: Path | str | None, name: str) -> str:
     if source is None:
         return name
     path = Path(source).resolve()
-    for root in (REPO_ROOT, Path.cwd()):
+    for root in (SUITES_ROOT, REPO_ROOT, Path.cwd()):
         try:
             return f"{path.relative_to(root.resolve()).as_posix()}::{name}"
         except ValueError:

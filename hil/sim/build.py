@@ -8,7 +8,7 @@ from hil.errors import ConfigError
 from hil.meter.defects import Defect
 from hil.meter.model import MeterModel
 from hil.meter.profile_file import load_profile
-from hil.paths import FIXTURES
+from hil.paths import PROFILES
 from hil.rig.config import KeypadWiring, RigConfig
 from hil.sim.bench import SimBench
 from hil.sim.keypad import KeyMap
@@ -18,9 +18,9 @@ def profile_path(name: str) -> Path:
     path = Path(name)
     if path.suffix in (".yaml", ".yml") and path.exists():
         return path
-    candidate = FIXTURES / "profiles" / f"{name}.yaml"
+    candidate = PROFILES / f"{name}.yaml"
     if not candidate.exists():
-        known = ", ".join(sorted(p.stem for p in (FIXTURES / "profiles").glob("*.yaml")))
+        known = ", ".join(sorted(p.stem for p in (PROFILES).glob("*.yaml")))
         raise ConfigError(f"timing profile {name!r} not found; known: {known}")
     return candidate
 

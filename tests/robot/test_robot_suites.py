@@ -19,14 +19,14 @@ from robot.api import ExecutionResult
 from robot.libdoc import LibraryDocumentation
 from robot.result import TestCase as RobotTest  # not collected by pytest
 
-from hil.paths import FIXTURES, REPO_ROOT, RIGS
+from hil.paths import CATALOGUE, REPO_ROOT, RIGS
 from hil.report.journal import read_journal
 from hil.robot.listener import JournalListener, clauses_of, node_id, verdict_and_phase
 
 SUITES = REPO_ROOT / "suites" / "robot"
 JOURNAL = "hil.robot.listener.JournalListener"
 REQUIREMENTS = {
-    r["id"] for r in yaml.safe_load((FIXTURES / "requirements.yaml").read_text())["requirements"]
+    r["id"] for r in yaml.safe_load(CATALOGUE.read_text())["requirements"]
 }
 
 

@@ -1,7 +1,7 @@
 """Bench instruments over VISA: AC source, DMM on the load side, electronic load / reference meter.
 
 Instruments of the same kind speak different SCPI dialects, so the command strings live in a
-per-model command map (``fixtures/instruments/<model>.yaml``, loaded by `load_command_map`, the
+per-model command map (``hil/data/instruments/<model>.yaml``, loaded by `load_command_map`, the
 only place these files are read). A map has a section per role (``ac_source``, ``dmm``,
 ``reference_load``); each section lists its commands as Python format templates
 (``VOLT {volts:.2f}``), the lines sent once when a driver starts (``setup``), and whether the
@@ -28,7 +28,7 @@ from pyvisa.constants import StatusCode
 from pyvisa.resources import MessageBasedResource
 
 from hil.errors import ConfigError, DeviceAbsent, DeviceError, GarbledReply, ReplyTimeout
-from hil.paths import FIXTURES
+from hil.paths import INSTRUMENT_MAPS
 
 __all__ = [
     "COMMAND_MAPS",
@@ -42,7 +42,7 @@ __all__ = [
     "open_resource",
 ]
 
-COMMAND_MAPS = FIXTURES / "instruments"
+COMMAND_MAPS = INSTRUMENT_MAPS
 
 # Every command a role's section must list (null = not available on this model), with the
 # placeholder each template is given.
@@ -123,7 +123,7 @@ class CommandMap:
 
 
 def load_command_map(name_or_path: str | Path) -> CommandMap:
-    """Load ``fixtures/instruments/<name>.yaml``, or a map file given by path."""
+    """Load ``hil/data/instruments/<name>.yaml``, or a map file given by path."""
     text = str(name_or_path)
     if isinstance(name_or_path, Path) or "/" in text or text.endswith((".yaml", ".yml")):
         path = Path(name_or_path)
