@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hil.paths import DEFAULT_RIG, ROBOT_SUITES, SUITES, resolve_rig
+from hil.paths import DEFAULT_RIG, REPO_ROOT, ROBOT_SUITES, SUITES, resolve_rig
 
 if TYPE_CHECKING:
     from hil.run import PoolRun, Tally
@@ -280,7 +280,9 @@ def _run_pabot(run_dir: Path, plan: PoolRun, defect: str | None, console: Consol
             cmd += [f"--argumentfile{i}", str(argfile)]
     elif plan.tags:
         cmd += ["--variable", f"POOL_TAGS:{_tag_text(plan.tags, sep=',')}"]
-    cmd.append(str(ROBOT_SUITES))
+    # pabot names suites by path: the checkout's suites/robot where there is one
+    checkout = REPO_ROOT / "suites" / "robot"
+    cmd.append(str(checkout if checkout.exists() else ROBOT_SUITES))
     console.print(f"running the Robot Framework suites with pabot ({plan.workers} processes) ...")
     with open(out / "console.txt", "w", encoding="utf-8") as log:
         rc = subprocess.run(cmd, cwd=out, stdout=log, stderr=subprocess.STDOUT).returncode
