@@ -40,6 +40,3 @@ def resolve_rig(value: str | Path) -> Path:
     builtin = RIGS / f"{path.name}.yaml"
     return builtin if builtin.exists() else path
 
-
-def builtin_rigs() -> list[str]:
-    return sorted(p.stem for p in RIGS.glob("*.yaml") if "pool" not in p.stem)
