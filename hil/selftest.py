@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hil.conformance.catalogue import Catalogue
-from hil.paths import REPO_ROOT
+from hil.paths import SUITES_ROOT
 from hil.report.journal import read_journal
 
 CONFORMING = "conforming"
@@ -92,7 +92,7 @@ def run_profile(
             pytest_command(profile, journal, suites, rig, clauses),
             capture_output=True,
             text=True,
-            cwd=REPO_ROOT,
+            cwd=SUITES_ROOT,
             timeout=1800,
         )
         run.returncode = proc.returncode
