@@ -27,3 +27,7 @@ class GarbledReply(BenchFault):
 
 class DeviceError(BenchFault):
     """A device answered with an error to a request the harness expected to succeed."""
+
+
+class SupplyFault(BenchFault):
+    """The meter's supply is off or the meter did not come up when it was switched on."""

@@ -1,12 +1,17 @@
 """pytest plugin: ``--rig FILE`` and the fixtures suites use.
 
-Fixtures: ``rig`` (the bench, reset to a known state before each test where the meter
-supports it), ``meter`` (its identity), ``tokens`` (token case factory), ``oracle`` (what a
-conforming meter does), ``evidence`` (expected vs observed, for the report).
-Markers: ``clause("IEC 62055-41 ...", ...)`` and ``requires("feature", ...)``.
+Fixtures: ``session`` (a ``ConformanceSession``: the bench, the conforming model, the
+tokens and the evidence of one test; what the suites use), and its parts ``rig`` (the bench,
+reset to a known state before each test where the meter supports it), ``meter`` (its
+identity), ``tokens`` (token case factory), ``oracle`` (what a conforming meter does),
+``evidence`` (steps, checks and notes, for the report).
+Markers: ``clause("REQ-ID", ...)`` and ``requires("feature", ...)``.
 
-A bench fault (``hil.errors.BenchFault``) is reported as an *error*, never as a failure of
-the meter; the rig name and meter serial are part of every test id.
+Verdicts follow ``hil.conformance.outcome``: only a failed check of the meter is a *fail*;
+any other exception (bench fault, configuration, harness bug, timeout) is an *error*; a
+selected test that never ran (the run was interrupted or stopped) is journaled *not run*.
+A rig that cannot be opened stops the session at once (exit 2) instead of erroring every
+test. The rig name and meter serial are part of every test id.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from hil.broker.hold import DEFAULT_TTL_S, DEFAULT_WAIT_S, LeaseHold
 from hil.conformance.evidence import Evidence
 from hil.conformance.factory import TokenFactory
 from hil.conformance.oracle import Oracle
-from hil.errors import BenchFault, ConfigError, HarnessError
+from hil.conformance.outcome import outcome_of
+from hil.conformance.session import ConformanceSession
+from hil.errors import ConfigError, HarnessError
 from hil.paths import DEFAULT_RIG, resolve_rig
 from hil.report.journal import SCHEMA, Journal, harness_identity, now_iso
 from hil.rig.config import RigConfig, load_rig
@@ -195,14 +202,20 @@ def _hil_rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
     config = request.config
     log = _per_worker(config, config.getoption("probe_log"))
     lease = _hold(config).lease if _pooled(config) else None
-    with Rig.open(
-        _rig_path(config),
-        defect=config.getoption("defect"),
-        speed=config.getoption("rig_speed"),
-        log_path=Path(log) if log else None,
-        name=lease.rig if lease else None,
-        bindings=lease.bindings if lease else None,
-    ) as rig:
+    try:
+        opened = Rig.open(
+            _rig_path(config),
+            defect=config.getoption("defect"),
+            speed=config.getoption("rig_speed"),
+            log_path=Path(log) if log else None,
+            name=lease.rig if lease else None,
+            bindings=lease.bindings if lease else None,
+        )
+    except (HarnessError, OSError) as exc:
+        # Found once, not once per test: every other test would meet the same bench.
+        _STATE["stopped"] = f"the rig could not be opened: {exc}"
+        pytest.exit(f"hil: {_STATE['stopped']}", returncode=pytest.ExitCode.INTERRUPTED)
+    with opened as rig:
         _STATE["rig"] = rig
         journal_rig(rig, config.getoption("defect"))
         yield rig
@@ -247,26 +260,25 @@ def tokens(rig: Rig, request: pytest.FixtureRequest) -> TokenFactory:
 
 
 @pytest.fixture
-def oracle(rig: Rig) -> Oracle:
-    """A conforming model in the state the meter reports now."""
-    credit_wh = round(rig.read_credit() * 1000)
-    return Oracle.start(
-        rig.meter.meter_pan,
-        rig.meter.key_info,
-        rig.meter.load_decoder_key(rig.base),
-        rig.profile,
-        credit_wh=credit_wh,
-        tid_memory=rig.read_tid_memory(),
-        clock=rig.now,
-        sta_tables=rig.meter.tables(rig.base),
-    )
-
-
-@pytest.fixture
 def evidence(request: pytest.FixtureRequest) -> Evidence:
     ev = Evidence()
     request.node.stash[_EVIDENCE_KEY] = ev
     return ev
+
+
+@pytest.fixture
+def session(
+    rig: Rig, tokens: TokenFactory, evidence: Evidence, request: pytest.FixtureRequest
+) -> ConformanceSession:
+    """The test's conformance session; its checks carry the test's requirement ids."""
+    marker = request.node.get_closest_marker("clause")
+    return ConformanceSession(rig, tokens, evidence, marker.args if marker else ())
+
+
+@pytest.fixture
+def oracle(session: ConformanceSession) -> Oracle:
+    """A conforming model in the state the meter reports now (the session's)."""
+    return session.oracle
 
 
 _EVIDENCE_KEY = pytest.StashKey[Evidence]()
@@ -279,33 +291,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     rig = _STATE.get("rig")
     if rig is not None:  # which rig ran it: xdist workers each have their own
         report.user_properties.append(("hil_rig", rig.name))
-    if call.when != "call":
-        if call.excinfo is not None and call.excinfo.errisinstance(BenchFault):
-            report.user_properties.append(("hil_verdict", "error"))
-        return
-    marker = item.get_closest_marker("clause")
-    clauses = list(marker.args) if marker else []
-    report.user_properties.append(("hil_clauses", json.dumps(clauses)))
-    ev = item.stash.get(_EVIDENCE_KEY, None)
-    if ev is not None:
-        report.user_properties.append(
-            (
-                "hil_evidence",
-                json.dumps({"steps": [s.as_dict() for s in ev.steps], "notes": ev.notes}),
-            )
-        )
-    if call.excinfo is not None and call.excinfo.errisinstance(BenchFault):
+    if report.skipped or "_hil_rig" not in getattr(item, "fixturenames", ()):
+        return  # not a conformance test (the harness's own tests keep pytest's verdicts)
+    if call.when == "call":
+        marker = item.get_closest_marker("clause")
+        clauses = list(marker.args) if marker else []
+        report.user_properties.append(("hil_clauses", json.dumps(clauses)))
+        ev = item.stash.get(_EVIDENCE_KEY, None)
+        if ev is not None:
+            report.user_properties.append(("hil_evidence", json.dumps(ev.as_dict())))
+        exc = call.excinfo.value if call.excinfo is not None else None
+        report.user_properties.append(("hil_verdict", outcome_of(exc)))
+    elif report.failed:  # setup or teardown: the bench or the harness, never the meter
         report.user_properties.append(("hil_verdict", "error"))
 
 
-def _verdict(report: pytest.TestReport) -> str:
-    if ("hil_verdict", "error") in report.user_properties:
-        return "error"
+def verdict_of(report: pytest.TestReport) -> str:
+    """pass, fail, error or skip (hil.conformance.outcome), as the journal records it."""
     if report.skipped:
         return "skip"
-    if report.failed:
-        return "fail" if report.when == "call" else "error"
-    return "pass"
+    verdict = dict(report.user_properties).get("hil_verdict")
+    if isinstance(verdict, str):
+        return verdict
+    return "error" if report.failed else "pass"
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -321,36 +329,46 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
         rig = _STATE.get("rig")
         started = _STATE.pop(("started", report.nodeid), None)
+        _STATE.setdefault("journaled", set()).add(report.nodeid)
         excerpt = rig.probe_log.excerpt(since=started[1], limit=80) if rig and started else []
         journal.write(
             "test",
             nodeid=report.nodeid,
-            verdict=_verdict(report),
+            verdict=verdict_of(report),
             phase=report.when,
             started=started[0] if started else None,
             duration_s=round(report.duration, 3),
             clauses=json.loads(props.get("hil_clauses", "[]")),
             evidence=json.loads(props.get("hil_evidence", "null")),
-            message=_short(report),
+            message=short_message(report),
             probe_log=excerpt,
         )
 
 
 def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
     _STATE[("started", nodeid)] = (now_iso(), time.monotonic())  # the probe log's clock
+    _STATE["running"] = nodeid
 
 
-def _short(report: pytest.TestReport) -> str:
+def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    _STATE.pop("running", None)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _STATE["selected"] = [item.nodeid for item in session.items]
+
+
+def short_message(report: pytest.TestReport) -> str:
     if report.passed:
         return ""
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2])
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr)[-500:]
-    # "hil.conformance.steps.ConformanceFailure: x" -> "x"; "hil.errors.ReplyTimeout: y" ->
+    # "hil.conformance.checks.CheckFailed: x" -> "x"; "hil.errors.ReplyTimeout: y" ->
     # "ReplyTimeout: y": the message is what a reader needs, not the module path.
     text = re.sub(r"^(?:[\w]+\.)+(\w+): ", r"\1: ", text)
-    return text.removeprefix("ConformanceFailure: ")
+    return text.removeprefix("CheckFailed: ")
 
 
 def _per_worker(config: pytest.Config, path: str | None) -> str | None:
@@ -397,9 +415,30 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Close the journal: the test an interruption stopped is an *error*, every selected
+    test that never ran is *not run*, and run_end says whether the run was cut short."""
     journal = _STATE.get("journal")
-    if journal is not None:
-        journal.write("run_end", exit_status=int(exitstatus))
+    if journal is None:
+        return
+    interrupted = int(exitstatus) == int(pytest.ExitCode.INTERRUPTED)
+    why = _STATE.get("stopped") or ("interrupted" if interrupted else "the run stopped early")
+    done = _STATE.get("journaled", set())
+    running = _STATE.pop("running", None)
+    if running is not None and running not in done:
+        journal.write("test", nodeid=running, verdict="error", phase="call",
+                      message=f"{why} while this test ran")  # fmt: skip
+        done.add(running)
+    # An xdist worker collects every test but runs only its share: it cannot tell unrun ones.
+    selected = [] if _worker_id(session.config) else _STATE.get("selected", [])
+    for nodeid in selected:
+        if nodeid not in done:
+            journal.write("test", nodeid=nodeid, verdict="not_run", phase="setup", message=why)
+    journal.write("run_end", exit_status=int(exitstatus), interrupted=interrupted)
+
+
+def open_rig() -> Rig | None:
+    """The rig this process has open (for a progress display), if any."""
+    return _STATE.get("rig")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -418,10 +457,9 @@ def journal_rig(rig: Rig, defect: str | None) -> None:
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):  # type: ignore[no-untyped-def]
-    if (
-        report.when == "call"
-        and report.failed
-        and ("hil_verdict", "error") in report.user_properties
-    ):
-        return "error", "E", ("ERROR (bench fault)", {"red": True})
+    # Collection reports come through here too, and they carry no user_properties.
+    if getattr(report, "when", None) != "call" or not report.failed:
+        return None
+    if dict(report.user_properties).get("hil_verdict") == "error":
+        return "error", "E", ("ERROR (not a meter failure)", {"red": True})
     return None

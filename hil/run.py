@@ -1,23 +1,29 @@
 """``hil run``: every suite against a rig, with the journal, reports and a verdict.
 
 Exit status: 0 everything passed, 1 the meter failed a test, 2 the harness or the bench had
-an error (a bench fault, a broken rig file, a run that could not start).
+an error (a bench fault, a broken rig file, a run that could not start), 5 no test was
+selected, 130 the run was interrupted (Ctrl-C, SIGTERM) with no failure.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 
 from hil.paths import SUITES_ROOT, reports_dir
 
-EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+EXIT_PASS, EXIT_FAIL, EXIT_ERROR, EXIT_NO_TESTS, EXIT_INTERRUPTED = 0, 1, 2, 5, 130
 
 
 def run_dir_for(rig_name: str, root: Path | None = None, now: datetime | None = None) -> Path:
@@ -67,13 +73,6 @@ class Tally:
     def done(self) -> int:
         return sum(self.counts.values())
 
-    def exit_status(self, pytest_status: int) -> int:
-        if self.counts["error"] or pytest_status not in (0, 1, 5):
-            return EXIT_ERROR
-        if self.counts["fail"]:
-            return EXIT_FAIL
-        return EXIT_PASS if self.done else EXIT_ERROR
-
 
 class ProgressPlugin:
     """Feeds a Tally and a display callback from pytest hooks: ``show("test", nodeid)``,
@@ -84,7 +83,7 @@ class ProgressPlugin:
         self._hooked: object | None = None
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        self.tally.total = len(items)
+        self.tally.total = max(self.tally.total, len(items))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: object, ids: list[str]) -> None:
@@ -93,21 +92,21 @@ class ProgressPlugin:
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         self.show("test", nodeid)
-        from hil.pytest_plugin import _STATE  # the open rig, to show tokens as they go in
+        from hil.pytest_plugin import open_rig  # to show tokens as they go in
 
-        rig = _STATE.get("rig")
+        rig = open_rig()
         if rig is not None and rig is not self._hooked:
             rig.token_listeners.append(lambda digits: self.show("token", digits))
             self._hooked = rig
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        from hil.pytest_plugin import _short, _verdict
+        from hil.pytest_plugin import short_message, verdict_of
 
         final = report.when == "call" or (report.when == "setup" and not report.passed)
         if final or (report.when == "teardown" and report.failed):
-            verdict = _verdict(report)
+            verdict = verdict_of(report)
             rig = dict(report.user_properties).get("hil_rig", "")
-            self.tally.add(report.nodeid, verdict, _short(report), str(rig))
+            self.tally.add(report.nodeid, verdict, short_message(report), str(rig))
             self.show("done", f"{verdict} {rig or '-'} {report.nodeid}")
 
 
@@ -155,3 +154,87 @@ def pytest_args(run_dir: Path, rig: Path | None, *, suites: list[str], keyword: 
 
 def run_pytest(args: list[str], plugin: ProgressPlugin) -> int:
     return int(pytest.main(args, plugins=[plugin]))
+
+
+def run_pytest_quietly(args: list[str], plugins: list[Any]) -> int:
+    return int(pytest.main(args, plugins=plugins))
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.ids = [item.nodeid for item in session.items]
+
+
+def count_selected(args: list[str]) -> int:
+    """How many pytest tests the selection picks (collected only, no rig opened, nothing
+    journaled)."""
+    collector = _Collector()
+    probe: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("--hil-journal", "--probe-log"):
+            skip = True
+        else:
+            probe.append(arg)
+    run_pytest_quietly([*probe, "--collect-only"], [collector])
+    return len(collector.ids)
+
+
+def count_robot(suites: Path, clauses: tuple[str, ...] | list[str] = ()) -> int:
+    """How many Robot tests the run will have (tag ``req:<ID>`` for each --clause)."""
+    from robot.api import TestSuiteBuilder
+
+    suite = TestSuiteBuilder().build(str(suites))
+    if clauses:
+        suite.filter(included_tags=[f"req:{c}" for c in clauses])
+    return suite.test_count
+
+
+def preflight_or_exit(rig_file: Path, defect: str | None, console: Any) -> str:
+    """Check the rig before any test; stop with one line (exit 2) when a part is wrong.
+    Returns the rig's name."""
+    from hil.rig.preflight import first_problem, preflight
+
+    with console.status(f"pre-flight: checking {rig_file} ..."):
+        rows, name = preflight(rig_file, defect=defect)
+    problem = first_problem(rows, rig_file)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)  # one line, whatever the width
+        sys.exit(EXIT_ERROR)
+    return name
+
+
+class Interrupts:
+    """Ctrl-C and SIGTERM during a run: the first stops the run where it is (pytest and
+    Robot finish the test's cleanup, the report is written, INCOMPLETE); a second one stops
+    at once. SIGTERM (a cancelled CI job) counts as the first Ctrl-C."""
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+        self.count = 0
+        self._saved: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        if self.count > 1:
+            os.write(2, b"\nhil run: stopped at once (second interrupt)\n")
+            os._exit(EXIT_INTERRUPTED)
+        os.write(2, b"\nhil run: interrupted - stopping, writing the report "
+                    b"(Ctrl-C again to stop at once)\n")  # fmt: skip
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> Interrupts:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+        # An interrupt outside pytest's and Robot's own handling ends here, not in a trace.
+        return exc[0] is KeyboardInterrupt

@@ -6,10 +6,19 @@ fcntl and it works on Linux, macOS and Windows (NTFS). Changing an existing leas
 (takeover of a stale lease, renew, release) happens under a short per-rig mutex
 ``<rig>.lock`` (``O_CREAT|O_EXCL``), held for milliseconds; a mutex older than
 ``MUTEX_STALE_S`` was left by a crashed process and is broken.
+
+Where lease state lives: ``.leases/`` beside the pool file by default, so jobs on several
+hosts that share the pool's directory see each other's leases. The directory is made on the
+first lease (listing a pool writes nothing) and holds a ``.gitignore`` of ``*``, so lease
+files never show up in (or get committed to) the git repository a pool file is kept in.
+When that directory cannot be made (a pool file in a read-only install), the state goes to
+``$XDG_STATE_HOME/sts-hil/leases/<hash of the pool file's path>`` (default
+``~/.local/state``): one host only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -36,6 +45,7 @@ from hil.yamlfile import read_yaml
 MUTEX_WAIT_S = 5.0  # give up waiting for another broker's mutex after this long
 MUTEX_STALE_S = 10.0  # a mutex this old (file mtime) belongs to a dead process
 POLL_S = 0.05  # how often ``lease(wait_s=...)`` looks again
+IGNORE_ALL = "# lease state of hil's local broker: not for version control\n*\n"
 
 
 class _Entry(BaseModel):
@@ -103,6 +113,13 @@ def load_pool(path: str | Path) -> list[PoolRig]:
     return rigs
 
 
+def _user_state_dir(pool_file: Path) -> Path:
+    """Per-user lease state for a pool file: $XDG_STATE_HOME (or ~/.local/state)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    key = hashlib.sha256(str(pool_file.resolve()).encode("utf-8")).hexdigest()[:12]
+    return Path(base) / "sts-hil" / "leases" / f"{pool_file.stem}-{key}"
+
+
 def _retry(op: Callable[[], object], attempts: int = 20) -> None:
     """Windows refuses to rename or delete a file another process has open: retry briefly."""
     for n in range(attempts):
@@ -127,15 +144,47 @@ class LocalBroker(RigBroker):
         self.pool_file = Path(pool_file)
         self.source = str(self.pool_file)
         self.pool = load_pool(self.pool_file)
+        self._explicit = state_dir is not None
         self.state_dir = Path(state_dir) if state_dir else self.pool_file.parent / ".leases"
+        # a pool file in a read-only place: every broker of it agrees on the user state dir
+        default_unusable = not self.state_dir.exists() and not os.access(
+            self.pool_file.parent, os.W_OK
+        )
+        if not self._explicit and default_unusable:
+            self.state_dir = _user_state_dir(self.pool_file)
         self.clock = clock
+        self._ready = False
+
+    def _ensure_state_dir(self) -> None:
+        """Make the lease directory (with its .gitignore) before the first write; a pool
+        file in a read-only place falls back to the user's state directory."""
+        if self._ready:
+            return
         try:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self._make(self.state_dir)
         except OSError as exc:
-            raise HarnessError(
-                f"{self.state_dir}: cannot create the lease directory ({exc.strerror}); "
-                "pass a writable state_dir"
-            ) from None
+            if self._explicit:
+                raise HarnessError(
+                    f"{self.state_dir}: cannot create the lease directory ({exc.strerror}); "
+                    "pass a writable state_dir"
+                ) from None
+            fallback = _user_state_dir(self.pool_file)
+            try:
+                self._make(fallback)
+            except OSError as exc2:
+                raise HarnessError(
+                    f"{self.state_dir} and {fallback}: cannot create a lease directory "
+                    f"({exc2.strerror}); set XDG_STATE_HOME to a writable directory"
+                ) from None
+            self.state_dir = fallback
+        self._ready = True
+
+    @staticmethod
+    def _make(directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        ignore = directory / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text(IGNORE_ALL, encoding="utf-8")
 
     # -- files ------------------------------------------------------------------------------
 
@@ -154,6 +203,7 @@ class LocalBroker(RigBroker):
             return Lease(rig, "?", {"job": "unreadable lease file"}, 0.0, 0.0, "unreadable")
 
     def _write_tmp(self, lease: Lease) -> Path:
+        self._ensure_state_dir()
         tmp = self.state_dir / f".{lease.rig}.{uuid.uuid4().hex}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(lease.to_json(), f, indent=1)
@@ -177,6 +227,7 @@ class LocalBroker(RigBroker):
 
     @contextmanager
     def _mutex(self, rig: str) -> Iterator[None]:
+        self._ensure_state_dir()
         lock = self.state_dir / f"{rig}.lock"
         deadline = time.monotonic() + MUTEX_WAIT_S
         while True:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -27,6 +30,28 @@ def lab() -> None:
     """Rigs shared between jobs: list leases, free stale ones."""
 
 
+def _open(pool: Path) -> AbstractContextManager[Any]:
+    """The pool's broker, or one clean error line: how to make a pool file when there is
+    none; nothing else printed before it."""
+    from hil.broker.pool import open_broker
+    from hil.errors import ConfigError
+    from hil.paths import RIGS
+
+    # labgrid reports an unreachable coordinator with logging.error(), which (no handler
+    # configured) prints a raw "ERROR:root:" line before our own one-line error.
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
+    if not pool.exists():
+        example = RIGS / "pool.example.yaml"
+        raise ConfigError(
+            f"{pool}: no pool file. A pool file lists rig files and their tags: copy "
+            f"{example} beside your rig files and edit it, or try it as it is with "
+            f"--pool {example}; name yours with --pool FILE or $HIL_POOL (docs/lab-setup.md)"
+        )
+    return open_broker(pool)
+
+
 def _state(status: object) -> tuple[str, str, str]:
     """(state, owner, expires) columns of a RigStatus."""
     lease = status.lease  # type: ignore[attr-defined]
@@ -44,9 +69,7 @@ def _state(status: object) -> tuple[str, str, str]:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_rigs(pool: Path, as_json: bool) -> None:
     """Every rig (labgrid place) of the pool: tags, lease, owner and expiry."""
-    from hil.broker.pool import open_broker
-
-    with open_broker(pool) as broker:
+    with _open(pool) as broker:
         rigs = broker.rigs()
     if as_json:
         out = []
@@ -79,11 +102,18 @@ def list_rigs(pool: Path, as_json: bool) -> None:
 def free(pool: Path, stale: bool, force: bool, rigs: tuple[str, ...]) -> None:
     """Give rigs back: --stale frees leases whose job stopped renewing them; RIG... --force
     frees named rigs whose job you know is gone (its heartbeat would have lost the lease)."""
-    from hil.broker.pool import open_broker
+    from hil.errors import ConfigError
 
     if not stale and not rigs:
         raise click.UsageError("say which: --stale, or RIG names with --force")
-    with open_broker(pool) as broker:
+    with _open(pool) as broker:
+        known = [r.name for r in broker.rigs()]
+        unknown = [name for name in rigs if name not in known]
+        if unknown:
+            raise ConfigError(
+                f"{', '.join(unknown)}: no such rig in {pool} (its rigs: "
+                f"{', '.join(known) or 'none'}); see hil lab list --pool {pool}"
+            )
         freed = [lease.describe() for lease in broker.recover_stale()] if stale else []
         if rigs:
             held = {lease.rig: lease for lease in broker.leases()}

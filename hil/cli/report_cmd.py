@@ -9,7 +9,8 @@ import click
 
 from hil.errors import HarnessError
 
-VERDICT_COLOURS = {"pass": "green", "fail": "red", "error": "yellow"}
+VERDICT_COLOURS = {"pass": "green", "fail": "red", "error": "magenta", "incomplete": "yellow"}
+HIL_EVENTS = frozenset({"run_start", "rig", "test", "run_end"})
 
 
 def _fail(message: str) -> None:
@@ -19,12 +20,40 @@ def _fail(message: str) -> None:
 
 
 def _check_run_dir(path: Path) -> None:
+    """Refuse, before anything is written, what is not a run: a missing path, a file that
+    is not a journal, a directory without journals, journals without a single hil event."""
+    from hil.report.journal import read_journal_file
     from hil.report.record import find_journals
 
     if not path.exists():
         _fail(f"{path}: no such run directory")
-    if not find_journals(path):
+    if path.is_file() and path.suffix != ".jsonl":
+        _fail(f"{path}: not a run journal (journal*.jsonl) nor a run directory")
+    journals = find_journals(path)
+    if not journals:
         _fail(f"{path}: no journal*.jsonl or */journal*.jsonl in it")
+    for journal in journals:
+        try:
+            events = read_journal_file(journal).events
+        except OSError as exc:
+            _fail(f"{journal}: cannot read ({exc.strerror})")
+        if any(e.get("event") in HIL_EVENTS for e in events):
+            return
+    _fail(f"{path}: not a hil run: its journal(s) hold no run_start, rig or test event")
+
+
+def _chain_line(source: object) -> tuple[str, bool]:
+    """One line on a journal's hash chain and file hash; True when it is broken."""
+    chain = getattr(source, "chain", None)
+    name = getattr(source, "journal", "?")
+    digest = getattr(source, "sha256", None) or "?"
+    if chain == "broken":
+        line = getattr(source, "chain_first_bad", None)
+        detail = getattr(source, "chain_detail", "")
+        return f"journal {name}: HASH CHAIN BROKEN at line {line}: {detail}", True
+    if chain == "intact":
+        return f"journal {name}: hash chain intact, SHA-256 {digest}", False
+    return f"journal {name}: not hash-chained (older harness), SHA-256 {digest}", False
 
 
 @click.command("report")
@@ -55,25 +84,40 @@ def report(run_dirs: tuple[Path, ...], out: Path | None, lab_map: Path | None) -
         if len(run_dirs) > 1:
             _fail("several run directories merge into one report: give --out DIR")
         out = run_dirs[0] if run_dirs[0].is_dir() else run_dirs[0].parent
+    notes: list[str] = []
     try:
         record = load_runs(list(run_dirs), lab_map=lab_map)
-        paths = render_record(record, out)
+        paths = render_record(record, out, notes=notes)
     except HarnessError as exc:
         _fail(str(exc))
     except OSError as exc:
         _fail(f"{exc.filename or out}: cannot write ({exc.strerror})")
     for kind, path in paths.items():
         click.echo(f"{kind:<7} {path}")
+    for note in notes:  # no PDF engine: say how to get one
+        click.echo(f"warning: report.pdf: {note}", err=True)
     c = record.counts
-    word = record.verdict.upper() + (" (PARTIAL RUN)" if record.partial else "")
+    label = getattr(record, "verdict_label", "") or record.verdict.upper()
+    word = label + (" (PARTIAL RUN)" if record.partial and "INCOMPLETE" not in label else "")
+    not_run = getattr(c, "not_run", 0)
     click.echo(
         "verdict "
         + click.style(word, fg=VERDICT_COLOURS.get(record.verdict), bold=True)
         + f" - {c.total} tests: {c.passed} passed, {c.failed} failed, {c.errors} errors, "
-        f"{c.skipped} skipped; requirements covered "
-        f"{record.coverage.covered}/{record.coverage.total}"
+        f"{c.skipped} skipped" + (f", {not_run} not run" if not_run else "") + "; "
+        f"requirements covered {record.coverage.covered}/{record.coverage.total}"
     )
+    if getattr(record, "report_number", ""):
+        click.echo(f"number  {record.report_number}")
+    for source in record.run.sources:
+        line, broken = _chain_line(source)
+        if broken:
+            click.echo(click.style(f"warning: {line}", fg="red", bold=True), err=True)
+        else:
+            click.echo(line)
     for warning in record.warnings:
+        if "HASH CHAIN BROKEN" in warning:
+            continue  # said above, once per journal
         click.echo(f"warning: {warning}", err=True)
 
 
@@ -86,10 +130,16 @@ def report(run_dirs: tuple[Path, ...], out: Path | None, lab_map: Path | None) -
     type=click.Path(dir_okay=False, path_type=Path),
     help="also write the diff as JSON to this file",
 )
-def diff(run_a: Path, run_b: Path, json_out: Path | None) -> None:
+@click.option(
+    "--fail-on",
+    type=click.Choice(["new-failures"]),
+    help="exit 1 when B has new failures (exit 2 when the runs are not comparable)",
+)
+def diff(run_a: Path, run_b: Path, json_out: Path | None, fail_on: str | None) -> None:
     """Compare run RUN_A (before) with RUN_B (after): new failures, fixed, still failing,
     added and removed tests, timing shifts, requirement verdict changes. Each run is a run
-    directory, a journal, or a record.json. Exits 0 whatever changed."""
+    directory, a journal, or a record.json. Tests match by test id across rigs; tests that
+    did not run are never failures. Exits 0 whatever changed, unless --fail-on."""
     from hil.report.diff import diff_runs, format_diff
     from hil.report.record import load_record
 
@@ -110,3 +160,8 @@ def diff(run_a: Path, run_b: Path, json_out: Path | None) -> None:
         except OSError as exc:
             _fail(f"{json_out}: cannot write ({exc.strerror})")
         click.echo(f"json    {json_out}")
+    if fail_on == "new-failures":
+        if result.not_comparable:
+            _fail("the runs are not comparable (see above); cannot tell new failures")
+        if result.new_failures:
+            sys.exit(1)

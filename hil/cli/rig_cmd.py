@@ -18,15 +18,16 @@ def rig() -> None:
 @rig.command()
 @click.argument("rig_file", type=click.Path(path_type=Path, dir_okay=False))
 def check(rig_file: Path) -> None:
-    """Check that the relay board, every key channel, the probe and the instruments answer.
-    Starts the simulator first for a simulated rig. Exit 0 when every check passes."""
-    from hil.rig.check import check_rig
-    from hil.rig.rig import Rig
+    """Check the rig file, its key sources and STA tables, then that the relay board, every
+    key channel, the probe and the instruments answer; every row is shown, even after one
+    fails. Starts the simulator first for a simulated rig. Exit 0 when every check passes."""
+    from hil.paths import resolve_rig
+    from hil.rig.preflight import preflight
 
     console = Console()
-    with console.status(f"opening {rig_file} ..."), Rig.open(rig_file) as bench:
-        rows = check_rig(bench)
-        name = bench.name
+    rig_file = resolve_rig(rig_file)
+    with console.status(f"checking {rig_file} ..."):
+        rows, name = preflight(rig_file, keys=True)
     table = Table(title=f"rig {name} ({rig_file})")
     for column in ("device", "check", "result", "detail", "time"):
         table.add_column(column, overflow="fold")

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from hil.paths import DEFAULT_RIG, REPO_ROOT, ROBOT_SUITES, SUITES, resolve_rig
 
 if TYPE_CHECKING:
+    from hil.report.record import RunRecord
     from hil.run import PoolRun, Tally
 
 
@@ -29,8 +31,7 @@ def _suite_paths(names: tuple[str, ...]) -> list[str]:
         found = next((c for c in candidates if c.exists()), None)
         if found is None:
             known = ", ".join(
-                p.stem.removeprefix("test_")
-                for p in sorted(SUITES.glob("test_*.py"))
+                p.stem.removeprefix("test_") for p in sorted(SUITES.glob("test_*.py"))
             )
             raise click.UsageError(f"no suite {name!r}; known: {known}")
         paths.append(str(found))
@@ -66,7 +67,7 @@ def _suite_paths(names: tuple[str, ...]) -> list[str]:
 @click.option(
     "--robot/--no-robot",
     default=None,
-    help="Also run the Robot Framework suites (default: on for a full run).",
+    help="Also run the Robot Framework suites (default: on for a full run or --clause).",
 )
 @click.option("--defect", metavar="NAME", help="Simulated rigs: run against a broken meter.")
 @click.option(
@@ -110,6 +111,15 @@ def _suite_paths(names: tuple[str, ...]) -> list[str]:
     type=click.Path(path_type=Path, dir_okay=False),
     help="A lab's own test-case ids per requirement, shown in the report.",
 )
+@click.option(
+    "--lab",
+    "lab_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="HIL_LAB",
+    show_envvar=True,
+    help="Lab file: laboratory, accreditation, operator, sample, meter, instruments' "
+    "calibration (docs/lab-setup.md); recorded in the journal and the report.",
+)
 def run(
     rig_file: Path,
     keyword: str | None,
@@ -124,18 +134,26 @@ def run(
     tags: tuple[str, ...],
     lease_wait: float | None,
     lab_map: Path | None,
+    lab_file: Path | None,
 ) -> None:
-    """Run the conformance suites against a bench (default: the simulated bench) and write
-    the compliance report to reports/<timestamp>-<rig>/. Exit 0 all passed, 1 the meter
-    failed a test, 2 harness or bench error.
+    """Run the conformance suites against a bench (default: the built-in simulated bench)
+    and write the compliance report to ./reports/<timestamp>-<rig>/. Before the first test
+    the rig, its key sources, the lab map and the options are checked (exit 2 with one line
+    when one is wrong). Exit 0 all passed, 1 the meter failed a test, 2 harness or bench
+    error, 5 no test selected, 130 interrupted (Ctrl-C or SIGTERM; the report says
+    INCOMPLETE).
 
     With --pool, N workers each lease a rig for the whole run (pytest-xdist; Robot suites
     with pabot) and the report has a section per rig; --each runs everything on every rig."""
-    from hil.rig.config import load_rig
     from hil.run import (
-        EXIT_ERROR,
+        EXIT_INTERRUPTED,
+        EXIT_NO_TESTS,
+        Interrupts,
         ProgressPlugin,
         Tally,
+        count_robot,
+        count_selected,
+        preflight_or_exit,
         pytest_args,
         run_dir_for,
         run_pytest,
@@ -144,104 +162,174 @@ def run(
 
     console = Console(highlight=False)
     rig_file = resolve_rig(rig_file)
+    suite_paths = _suite_paths(suites)  # a wrong --suite stops before anything is made
+    _check_lab_map(lab_map)
+    _use_lab(lab_file, console)
     plan = None
     if pool is not None:
         plan = _pool_plan(pool, workers, each, tags, lease_wait)
-        run_dir = run_dir_for(pool.stem, out_root)
-        run_dir.mkdir(parents=True)
+        label = pool.stem
+    else:
+        if workers != "auto" or each or tags or lease_wait is not None:
+            raise click.UsageError("-n/--each/--tag/--lease-wait need --pool FILE")
+        label = preflight_or_exit(rig_file, defect, console)
+    probe_args = pytest_args(Path("."), rig_file, suites=suite_paths, keyword=keyword,
+                             clauses=list(clauses), defect=defect, pool=plan)  # fmt: skip
+    selected = count_selected(probe_args)
+    full_run = not (keyword or suites or clauses)
+    # Robot runs on a full run or a --clause selection; -k and --suite name pytest tests, so
+    # then only an explicit --robot adds the Robot suites (all of them, by --clause if given).
+    with_robot = robot if robot is not None else full_run or bool(clauses)
+    robot_tests = count_robot(ROBOT_SUITES, clauses) if with_robot else 0
+    if selected + robot_tests == 0:
+        console.print("no tests selected: check the -k/--suite/--clause selection")
+        sys.exit(EXIT_NO_TESTS)
+    run_dir = run_dir_for(label, out_root)
+    run_dir.mkdir(parents=True)
+    if plan is not None:
         how = "every test on each rig" if each else "tests shared between them"
         console.print(
             f"hil run: pool [bold]{pool}[/] ({_tag_text(plan.tags)}): {plan.workers} "
             f"worker(s), one leased rig each, {how} -> {run_dir}"
         )
     else:
-        if workers != "auto" or each or tags or lease_wait is not None:
-            raise click.UsageError("-n/--each/--tag/--lease-wait need --pool FILE")
-        config, _ = load_rig(rig_file)  # a broken rig file stops here with a one-line error
-        run_dir = run_dir_for(config.name, out_root)
-        run_dir.mkdir(parents=True)
-        console.print(
-            f"hil run: rig [bold]{config.name}[/] (meter {config.meter.pan}) -> {run_dir}"
-        )
-    tally = Tally()
+        console.print(f"hil run: rig [bold]{label}[/] -> {run_dir}")
+    tally = Tally(total=selected + robot_tests)
     start = time.monotonic()
-    progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=20),
-                        MofNCompleteColumn(), TimeElapsedColumn(),
-                        TextColumn("{task.fields[eta]}"), console=console,
-                        transient=True)  # fmt: skip
-    task = progress.add_task("collecting", total=None, eta="")
+    live = console.is_terminal
+    progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=10),
+                        MofNCompleteColumn(), TextColumn("{task.fields[eta]}"),
+                        console=console, transient=True, disable=not live)  # fmt: skip
+    task = progress.add_task("collecting", total=tally.total or None, eta="")
     marks = {"pass": "[green]PASS[/]", "fail": "[red]FAIL[/]", "error": "[magenta]ERROR[/]",
-             "skip": "[yellow]SKIP[/]"}  # fmt: skip
+             "skip": "[yellow]SKIP[/]", "not_run": "[yellow]NOT RUN[/]"}  # fmt: skip
 
     def show(kind: str, text: str) -> None:
         if kind == "test":
             name = text.split("::", 1)[-1].split("[")[0]
-            progress.update(task, total=tally.total or None, description=name[:40])
+            progress.update(task, description=name[:28])
         elif kind == "token":
-            progress.update(task, description=f"{task_desc()} <- {text[:4]}..{text[-4:]}")
+            progress.update(task, description=f"{task_desc()[:20]} token {text[:4]}…{text[-4:]}")
         elif kind == "done":
             verdict, rig, nodeid = text.split(" ", 2)
             where = f"{rig} " if plan is not None and rig != "-" else ""  # pooled: which rig
-            progress.console.print(
-                f"{marks[verdict]} {escape(where + short_id(nodeid))}",
-                overflow="ellipsis",
-                no_wrap=True,
-                crop=True,
-            )
+            line = f"{marks.get(verdict, verdict)} {escape(where + short_id(nodeid))}"
+            if live:  # at a terminal one line each; a CI log keeps the whole name
+                progress.console.print(line, overflow="ellipsis", no_wrap=True, crop=True)
+            else:
+                progress.console.print(line, soft_wrap=True)
             elapsed = time.monotonic() - start
             left = (tally.total - tally.done) * elapsed / max(1, tally.done)
-            counts = " ".join(f"{k} {v}" for k, v in sorted(tally.counts.items()))
-            progress.update(task, completed=tally.done, eta=f"~{left:.0f}s left  {counts}")
+            counts = " ".join(f"{k[0]}{v}" for k, v in sorted(tally.counts.items()))
+            progress.update(task, completed=tally.done, eta=f"~{left:.0f}s {counts}")
 
     def task_desc() -> str:
-        return progress.tasks[0].description.split(" <- ")[0]
+        return progress.tasks[0].description.split(" token ")[0]
 
-    args = pytest_args(run_dir, rig_file, suites=_suite_paths(suites), keyword=keyword,
+    args = pytest_args(run_dir, rig_file, suites=suite_paths, keyword=keyword,
                        clauses=list(clauses), defect=defect, pool=plan)  # fmt: skip
-    with progress:
+    interrupts = Interrupts(console)
+    with interrupts, progress:
         status = run_pytest(args, ProgressPlugin(tally, show, each=bool(plan and plan.each)))
-    robot_dir = ROBOT_SUITES
-    full_run = not (keyword or suites or clauses)
-    if (robot if robot is not None else full_run) and robot_dir.exists():
-        if plan is not None:
-            status_robot = _run_pabot(run_dir, plan, defect, console, tally)
-        else:
-            status_robot = _run_robot(run_dir, rig_file, defect, console, tally)
-        status = max(status, status_robot)
-    exit_code = tally.exit_status(status)
-    if tally.done == 0:
-        console.print("[red]no test ran[/]: check the -k/--suite/--clause selection")
+        stopped = interrupts.count > 0 or status == 2
+        if with_robot and robot_tests and not stopped:
+            if plan is not None:
+                status_robot = _run_pabot(run_dir, plan, defect, console, tally, clauses)
+            else:
+                status_robot = _run_robot(run_dir, rig_file, defect, console, tally, show,
+                                          clauses)  # fmt: skip
+            status = max(status, status_robot)
+            stopped = stopped or interrupts.count > 0 or status_robot == EXIT_INTERRUPTED
     _summary(console, tally, time.monotonic() - start)
-    report = _render(run_dir, lab_map, console)
-    verdict = {0: "[green]PASS[/]", 1: "[red]FAIL[/] (the meter failed a test)",
-               2: "[magenta]ERROR[/] (harness or bench fault)"}[exit_code]  # fmt: skip
-    console.print(f"verdict: {verdict}")
+    record, report = _render(run_dir, lab_map, console)
+    verdict = record.verdict if record else ("incomplete" if stopped else "error")
+    label_text = record.verdict_label if record else verdict.upper()
+    colour = {"pass": "green", "fail": "red", "error": "magenta"}.get(verdict, "yellow")
+    if stopped:
+        console.print(f"[yellow]interrupted[/]: the run stopped early; report: {report or run_dir}")
+    console.print(f"verdict: [{colour}]{escape(label_text)}[/]")
     console.print(f"report:  {report or run_dir}")
-    sys.exit(exit_code if exit_code != 0 or status in (0, 1, 5) else EXIT_ERROR)
+    sys.exit(_exit_code(verdict, stopped))
+
+
+def _exit_code(verdict: str, stopped: bool) -> int:
+    from hil.run import EXIT_ERROR, EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS
+
+    if verdict == "fail":
+        return EXIT_FAIL
+    if stopped or verdict == "incomplete":
+        return EXIT_INTERRUPTED
+    return EXIT_PASS if verdict == "pass" else EXIT_ERROR
+
+
+def _use_lab(lab_file: Path | None, console: Console) -> None:
+    """Check the lab file before the run and print its warnings (calibration past due);
+    the journals' run_start records it through $HIL_LAB (hil.report.journal)."""
+    if lab_file is None:
+        return
+    import os
+
+    from hil.report.lab import lab_warnings, load_lab
+
+    lab = load_lab(lab_file)  # a bad lab file stops here: one line, exit 2
+    os.environ["HIL_LAB"] = lab.file
+    for warning in lab_warnings(lab):
+        console.print(f"[yellow]warning[/]: lab file {escape(lab.file)}: {escape(warning)}")
+
+
+def _check_lab_map(lab_map: Path | None) -> None:
+    """A lab map that cannot be read stops the run before it starts, not after it."""
+    if lab_map is None:
+        return
+    from hil.conformance.catalogue import load_catalogue, load_lab_map
+    from hil.errors import HarnessError
+
+    try:
+        load_lab_map(lab_map, load_catalogue())
+    except (HarnessError, OSError) as exc:
+        click.echo(f"error: --lab-map {lab_map}: {exc}", err=True)
+        sys.exit(2)
+
+
+def _robot_filter(clauses: tuple[str, ...]) -> dict[str, object]:
+    return {"include": [f"req:{c}" for c in clauses]} if clauses else {}
 
 
 def _run_robot(run_dir: Path, rig_file: Path, defect: str | None, console: Console,
-               tally: object) -> int:  # fmt: skip
-    """The Robot suites, into run_dir/robot, journalled like the pytest ones."""
-    try:
-        import robot
+               tally: Tally, show: Callable[[str, str], None],
+               clauses: tuple[str, ...] = ()) -> int:  # fmt: skip
+    """The Robot suites, into run_dir/robot, journalled like the pytest ones, each test's
+    verdict shown as it ends."""
+    import robot
 
-        from hil.robot.listener import JournalListener  # noqa: F401 - fails if absent
-    except ImportError:
-        console.print("[yellow]Robot suites skipped: hil.robot is not available[/]")
-        return 0
+    from hil.robot.listener import JournalListener, ProgressListener
+
     out = run_dir / "robot"
     out.mkdir()
-    console.print("running the Robot Framework suites ...")
     variables = [f"RIG:{rig_file}"] + ([f"DEFECT:{defect}"] if defect else [])
-    rc = robot.run(
-        str(ROBOT_SUITES), outputdir=str(out), variable=variables,
-        listener=[f"hil.robot.listener.JournalListener:{out / 'journal.jsonl'}"],
-        console="dotted", stdout=open(out / "console.txt", "w"),  # noqa: SIM115
-    )  # fmt: skip
+    journal = JournalListener(str(out / "journal.jsonl"))
 
-    _tally_robot(out, tally)
-    return 0 if rc == 0 else 1 if rc < 250 else 3
+    def done(nodeid: str, verdict: str, message: str, rig: str) -> None:
+        tally.add(nodeid, verdict, message, rig)
+        show("done", f"{verdict} {rig or '-'} {nodeid}")
+
+    with open(out / "console.txt", "w", encoding="utf-8") as log:
+        rc = robot.run(
+            str(ROBOT_SUITES), outputdir=str(out), variable=variables,
+            listener=[journal, ProgressListener(done)], console="dotted", stdout=log,
+            stderr=log, **_robot_filter(clauses),
+        )  # fmt: skip
+    return _robot_status(rc)
+
+
+def _robot_status(rc: int) -> int:
+    from hil.run import EXIT_INTERRUPTED
+
+    if rc == 0:
+        return 0
+    if rc in (252, 253, 255):  # usage error / stopped by the user / internal error
+        return EXIT_INTERRUPTED if rc == 253 else 3
+    return 1
 
 
 def _tally_robot(out: Path, tally: object) -> None:
@@ -257,7 +345,7 @@ def _tally_robot(out: Path, tally: object) -> None:
 
 
 def _run_pabot(run_dir: Path, plan: PoolRun, defect: str | None, console: Console,
-               tally: object) -> int:  # fmt: skip
+               tally: object, clauses: tuple[str, ...] = ()) -> int:  # fmt: skip
     """The Robot suites in parallel with pabot, each suite process leasing from the pool
     (with --each: every suite once per rig, pinned by a rig=NAME tag)."""
     import subprocess
@@ -280,6 +368,8 @@ def _run_pabot(run_dir: Path, plan: PoolRun, defect: str | None, console: Consol
             cmd += [f"--argumentfile{i}", str(argfile)]
     elif plan.tags:
         cmd += ["--variable", f"POOL_TAGS:{_tag_text(plan.tags, sep=',')}"]
+    for clause in clauses:
+        cmd += ["--include", f"req:{clause}"]
     # pabot names suites by path: the checkout's suites/robot where there is one
     checkout = REPO_ROOT / "suites" / "robot"
     cmd.append(str(checkout if checkout.exists() else ROBOT_SUITES))
@@ -287,7 +377,7 @@ def _run_pabot(run_dir: Path, plan: PoolRun, defect: str | None, console: Consol
     with open(out / "console.txt", "w", encoding="utf-8") as log:
         rc = subprocess.run(cmd, cwd=out, stdout=log, stderr=subprocess.STDOUT).returncode
     _tally_robot(out, tally)
-    return 0 if rc == 0 else 1 if rc < 250 else 3
+    return _robot_status(rc)
 
 
 def _tag_text(tags: dict[str, str], sep: str = " ") -> str:
@@ -344,11 +434,17 @@ def _summary(console: Console, tally: Tally, seconds: float) -> None:
         )
 
 
-def _render(run_dir: Path, lab_map: Path | None, console: Console) -> Path | None:
+def _render(run_dir: Path, lab_map: Path | None,
+            console: Console) -> tuple[RunRecord | None, Path | None]:  # fmt: skip
+    """The run's record and report (written even for an interrupted run)."""
+    from hil.errors import HarnessError
+    from hil.report.record import load_record
+    from hil.report.render import render_run
+
     try:
-        from hil.report.render import render_run
-    except ImportError:
-        console.print("[yellow]report renderers not available; the journal is in the run dir[/]")
-        return None
-    outputs = render_run([run_dir], run_dir, lab_map=lab_map)
-    return outputs.get("html")
+        outputs = render_run([run_dir], run_dir, lab_map=lab_map)
+    except (HarnessError, OSError) as exc:
+        console.print(f"[magenta]report not written[/]: {escape(str(exc))}")
+        return None, None
+    record = load_record(outputs["record"]) if "record" in outputs else None
+    return record, outputs.get("html")

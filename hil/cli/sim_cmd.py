@@ -7,10 +7,14 @@ import os
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from hil.paths import DEFAULT_RIG
+
+if TYPE_CHECKING:
+    from hil.sim.options import EventsMode
 
 
 @click.command()
@@ -43,6 +47,29 @@ from hil.paths import DEFAULT_RIG
     help="TCP ports from N: board, probe, AC source, DMM, load, control.",
 )
 @click.option("--speed", type=click.FloatRange(min=0.001), help="Model seconds per real second.")
+# The foreign-meter options: each overrides the rig file's simulator: section when given.
+@click.option(
+    "--real-time/--no-real-time",
+    default=None,
+    help="Clock at 1.0: --speed and the control port's speed are refused.",
+)
+@click.option(
+    "--credit-resolution",
+    "credit_resolution",
+    metavar="KWH",
+    type=click.FloatRange(min=0.001, max=0.1),
+    help="GET CREDIT rounded down to this many kWh (0.001 to 0.1).",
+)
+@click.option(
+    "--supply-off/--supply-on",
+    default=None,
+    help="Meter unpowered, probe silent, until the AC source output is switched on.",
+)
+@click.option(
+    "--events",
+    type=click.Choice(["all", "mandatory"]),
+    help="mandatory: push only POWER_UP, KEY, TOKEN_RESULT, TEST_STARTED, TEST_ENDED.",
+)
 @click.option(
     "--exit-with-parent",
     is_flag=True,
@@ -61,6 +88,10 @@ def sim(
     transport: str | None,
     port_base: int | None,
     speed: float | None,
+    real_time: bool | None,
+    credit_resolution: float | None,
+    supply_off: bool | None,
+    events: EventsMode | None,
     ready_file: Path | None,
     exit_with_parent: bool,
 ) -> None:
@@ -68,7 +99,7 @@ def sim(
     instruments on real ports. Runs until Ctrl-C or SIGTERM."""
     from hil.meter.defects import DEFECTS
     from hil.rig.config import load_rig
-    from hil.sim.build import build_bench
+    from hil.sim.build import build_bench, meter_options
 
     if list_defects:
         for name, (description, clause) in DEFECTS.items():
@@ -78,7 +109,16 @@ def sim(
     transport = transport or (rig.simulator.transport if rig.simulator else "pty")
     if port_base is not None:
         transport = "tcp"
-    bench = build_bench(rig, rig_file.parent, defect=defect, profile=timing, speed=speed)
+    options = meter_options(
+        rig.simulator,
+        real_time=real_time,
+        credit_resolution_kwh=credit_resolution,
+        supply_off_at_start=supply_off,
+        events=events,
+    )
+    bench = build_bench(
+        rig, rig_file.parent, defect=defect, profile=timing, speed=speed, options=options
+    )
     addresses = bench.start(transport, port_base)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -89,6 +129,7 @@ def sim(
         f"hil sim: meter {model.info()['pan']}, timing {model.profile.name}, "
         f"defect {flaws}, speed {bench.clock.speed:g}x"
     )
+    click.echo(f"  meter: {options.describe()}")
     for name, address in addresses.items():
         click.echo(f"  {name:<12} {address}")
     click.echo("Ctrl-C to stop.", err=True)

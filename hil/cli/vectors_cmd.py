@@ -27,6 +27,10 @@ def _load(path: Path) -> list[dict]:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(data, list) or not all(isinstance(v, dict) for v in data):
         raise ConfigError(f"{path}: must be a JSON list of vector objects (docs/vectors.md)")
+    if not any("kind" in v for v in data):
+        # An empty list, or objects none of which is a vector: checking it would "pass".
+        what = "an empty list" if not data else f"{len(data)} object(s), none with a 'kind'"
+        raise ConfigError(f"{path}: has no vectors ({what}); format: docs/vectors.md")
     return data
 
 

@@ -1,8 +1,8 @@
 """Evidence: what each test injected, what a conforming meter must do, what the meter did.
 
-A test records one ``Step`` per token; the plugin attaches the steps to the test's report
-(user properties), from which the run record and the compliance report are built. Steps
-carry token digits, class, subclass and TID, never key values.
+A test records one ``Step`` per token and one ``Check`` per judgement; the front ends
+journal them with the test, and the run record and the compliance report are built from
+them. Steps carry token digits, class, subclass and TID, never key values.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from hil.conformance.checks import Check, CheckFailed
 from hil.conformance.factory import Case
 from hil.conformance.oracle import Expectation
 from hil.rig.rig import TokenOutcome
@@ -33,6 +34,7 @@ class Step:
     ok: bool
     credit_kwh: float = 0.0  # credit after the token, for the credit-over-time plot
     at: str = ""  # wall-clock time (UTC, ISO 8601) of the result
+    mismatches: list[str] = field(default_factory=list)  # result / credit / relay, as judged
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,6 +44,21 @@ class Step:
 class Evidence:
     steps: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+
+    def judge(self, checks: list[Check], message: str = "") -> None:
+        """Record ``checks``; if any failed, raise ``CheckFailed`` (the test fails)."""
+        self.checks.extend(checks)
+        failed = [c for c in checks if not c.passed]
+        if failed:
+            raise CheckFailed(message or "; ".join(_say(c) for c in failed), failed)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "steps": [s.as_dict() for s in self.steps],
+            "notes": self.notes,
+            "checks": [c.as_dict() for c in self.checks],
+        }
 
     def record(
         self,
@@ -52,6 +69,7 @@ class Evidence:
         relay_closed: bool,
         ok: bool,
         credit_kwh: float = 0.0,
+        mismatches: list[str] | None = None,
     ) -> Step:
         token = case.token
         step = Step(
@@ -70,9 +88,14 @@ class Evidence:
             ok=ok,
             credit_kwh=round(credit_kwh, 3),
             at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            mismatches=list(mismatches or []),
         )
         self.steps.append(step)
         return step
 
     def note(self, text: str) -> None:
         self.notes.append(text)
+
+
+def _say(check: Check) -> str:
+    return f"{check.what}: the meter showed {check.observed}, expected {check.expected}"

@@ -12,8 +12,16 @@ PROFILES_DIR = PROFILES
 
 
 def profile_path(name: str) -> Path:
-    """Path of a named profile shipped in hil/data/profiles/ (``"realistic"``, ``"fast"``)."""
-    return PROFILES_DIR / f"{name}.yaml"
+    """A profile file given by path, or named: shipped in hil/data/profiles/ (``"realistic"``,
+    ``"fast"``)."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") and path.exists():
+        return path
+    candidate = PROFILES_DIR / f"{name}.yaml"
+    if not candidate.exists():
+        known = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.yaml")))
+        raise ProfileError(f"timing profile {name!r} not found; known: {known}")
+    return candidate
 
 
 def load_profile(path: str | Path) -> MeterProfile:

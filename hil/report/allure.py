@@ -37,6 +37,7 @@ STATUS = {
     "fail": Status.FAILED,
     "error": Status.BROKEN,
     "skip": Status.SKIPPED,
+    "not_run": Status.SKIPPED,  # selected but never ran: never a failure
 }
 NAMESPACE = uuid.UUID("5d1f3f7e-6a43-4f0e-9a59-3c1b6f0c2e11")  # hil allure results
 OUR_FILES = ("-result.json", "-container.json", "-attachment.txt", "-attachment.json")
@@ -182,7 +183,7 @@ def allure_results(record: RunRecord) -> list[tuple[dict, dict[str, str]]]:
             fullName=name,
             name=test.name,
             titlePath=[test.module, test.rig or "unknown rig"],
-            status=STATUS[test.verdict],
+            status=STATUS.get(test.verdict, Status.BROKEN),
             statusDetails=StatusDetails(message=test.message or None, trace=trace or None)
             if test.message or trace
             else None,
@@ -207,7 +208,12 @@ def _properties(record: RunRecord) -> str:
     lines = []
     harness = record.run.harness
     pairs = [
-        ("verdict", record.verdict + (" (partial run)" if record.partial else "")),
+        (
+            "verdict",
+            (getattr(record, "verdict_label", "") or record.verdict)
+            + (" (partial run)" if record.partial else ""),
+        ),
+        ("report_number", getattr(record, "report_number", "") or None),
         ("harness", f"hil {harness.version}" if harness else None),
         ("git_sha", harness.git_sha if harness else None),
         ("operator", record.run.operator),

@@ -7,9 +7,10 @@ from escaped text and passed to the template as ``Markup``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from html import escape
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from hil.report.lab import credit_registers, load_standards
 from hil.report.record import EXIT_STATUS, RunRecord, StepRecord, TestRecord
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -26,14 +28,38 @@ VERDICT_WORDS = {
     "fail": "FAIL",
     "error": "ERROR",
     "skip": "SKIP",
+    "not_run": "NOT RUN",
+    "incomplete": "INCOMPLETE",
+    "not_applicable": "N/A",
     "not_covered": "NOT COVERED",
 }
-VERDICT_SYMBOLS = {"pass": "✓", "fail": "✗", "error": "!", "skip": "–", "not_covered": "○"}
+VERDICT_SYMBOLS = {"pass": "✓", "fail": "✗", "error": "!", "skip": "–", "not_run": "·",
+                   "incomplete": "…", "not_applicable": "–", "not_covered": "○"}  # fmt: skip
+# What the meter reports over the probe (INFO), in words; unknown keys are spelt out.
+PROBE_LABELS = {
+    "protocol": "Probe protocol version",
+    "mfr_code": "Manufacturer code (MfrCode)",
+    "tid_mem_depth": "TID memory depth",
+    "model": "Meter model",
+    "manufacturer": "Meter manufacturer",
+    "hardware": "Hardware version",
+}
+FEATURE_LABELS = {
+    "keypad": "keypad entry",
+    "virtual_carrier": "virtual token carrier",
+    "power_control": "supply switching",
+    "load_control": "load control",
+    "relay_sensing": "relay sensing",
+    "fault_injection": "fault injection",
+}
+FRONTENDS = {"pytest": "pytest suites", "robot": "Robot Framework suites"}
+ROLE_LABELS = {"ac_source": "AC source", "dmm": "DMM", "load": "electronic load"}
 COLOURS = {
     "pass": "#1a7f37",
     "fail": "#cf222e",
     "error": "#b35900",
     "skip": "#6e7781",
+    "not_run": "#6e7781",
     "relay": "#2da44e",
     "credit": "#0969da",
     "grid": "#d8dee4",
@@ -79,6 +105,42 @@ def fmt_kwh(value: float | None, signed: bool = False) -> str:
     if value is None:
         return "—"
     return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+_UNITS = {"kwh": "kWh", "wh": "Wh", "s": "s", "ms": "ms", "w": "W", "v": "V", "a": "A"}
+
+
+def probe_label(key: str) -> str:
+    """``tid_mem_depth`` -> "TID memory depth"; a unit suffix in brackets (``_kwh`` ->
+    "(kWh)"); keys not in PROBE_LABELS are spelt out."""
+    if key in PROBE_LABELS:
+        return PROBE_LABELS[key]
+    words = key.split("_")
+    unit = _UNITS.get(words[-1].lower()) if len(words) > 1 else None
+    text = " ".join(words[:-1] if unit else words).capitalize()
+    return f"{text} ({unit})" if unit else text
+
+
+def role_label(role: str) -> str:
+    return ROLE_LABELS.get(role, role.replace("_", " "))
+
+
+def feature_words(features: Sequence[str]) -> str:
+    return ", ".join(FEATURE_LABELS.get(f, f.replace("_", " ")) for f in features) or "—"
+
+
+_CREDIT_LABEL = re.compile(r"credit (?P<amount>[-\d.]+) \(subclass (?P<sub>\d+)\)")
+
+
+def step_label(step: StepRecord) -> str:
+    """A credit token's label with its register and unit ("water credit 10 m³"); other
+    labels as the test wrote them."""
+    match = _CREDIT_LABEL.fullmatch(step.label.strip())
+    if step.token_class == 0 and match:
+        register = credit_registers().get(int(match["sub"]))
+        if register is not None:
+            return f"{register.name} credit {match['amount']} {register.unit}"
+    return step.label
 
 
 def fmt_class(step: StepRecord) -> str:
@@ -139,7 +201,9 @@ class _CreditScale:
         positive = sorted(abs(v) for v in values if abs(v) > 0)
         hi = max([*values, 0.0])
         lo = min([*values, 0.0])
-        typical = positive[int(0.9 * (len(positive) - 1))] if positive else 0.0
+        # the median credit: amount-boundary tests spread credits over six decades, and a
+        # shared axis must not flatten the parts whose credits are all small
+        typical = positive[len(positive) // 2] if positive else 0.0
         self.log = hi > 1000 and hi > 50 * max(typical, 1.0) and lo >= -1
         if self.log:
             top = 10 ** math.ceil(math.log10(hi))
@@ -167,6 +231,33 @@ class _CreditScale:
         if self.log and value >= 1000:
             return f"{_num(value / 1000)}k"
         return _num(value)
+
+
+def _entry_start(step: StepRecord) -> datetime | None:
+    if step.at is None:
+        return None
+    return step.at - timedelta(seconds=step.elapsed_s or 0.0)
+
+
+def _credits(tests: Sequence[TestRecord]) -> list[float]:
+    """Every credit a plot of ``tests`` draws (before, after, a conforming meter's)."""
+    out = []
+    for test in tests:
+        for step in test.steps:
+            if step.at is None or step.credit_kwh is None:
+                continue
+            out.append(step.credit_kwh)
+            if step.observed_credit_delta_kwh is not None:
+                before = step.credit_kwh - step.observed_credit_delta_kwh
+                out.append(before)
+                if step.expected_credit_delta_kwh is not None:
+                    out.append(before + step.expected_credit_delta_kwh)
+    return out
+
+
+def credit_scale(tests: Sequence[TestRecord]) -> _CreditScale:
+    """One credit axis for several plots, so the pytest and Robot parts read alike."""
+    return _CreditScale(_credits(tests))
 
 
 def _series(
@@ -200,7 +291,7 @@ def _legend(width: int, left: int, right: int) -> tuple[str, int]:
     items = [
         (
             f'<line x1="0" x2="16" y1="0" y2="0" stroke="{COLOURS["credit"]}" stroke-width="2"/>',
-            "credit after each token",
+            "electricity credit after each token",
         ),
         (f'<circle cx="8" cy="0" r="4" fill="{COLOURS["fail"]}"/>', "non-conforming result"),
         (
@@ -235,31 +326,27 @@ def credit_plot(
     width: int = 1000,
     height: int = 300,
     bands: bool = True,
+    scale: _CreditScale | None = None,
 ) -> Markup | None:
-    """Credit (kWh) and load relay state over time from the tests' evidence steps, as SVG.
+    """Electricity credit (kWh) and load relay state over time from the tests' evidence
+    steps, as SVG. Time runs from 0 at the start of the first token's entry; ``scale``
+    shares one credit axis between plots.
 
     Each test is drawn separately (the meter is reset between tests): credit is flat while a
     token is entered and jumps when the meter answers; a failed step is a red dot, with a
     hollow ring where a conforming meter's credit would be. The relay lane below shows the
     relay state the meter reported after each token.
     """
-    timed = [s.at for t in tests for s in t.steps if s.at is not None]
-    if not timed:
+    starts = [t for t in (_entry_start(s) for t in tests for s in t.steps) if t is not None]
+    if not starts:
         return None
-    origin_at = min(timed)
+    origin_at = min(starts)
     series = _series(tests, anchors, origin_at)
-    t_lo = min(0.0, *(p.t0 for s in series for p in s.points))
+    t_lo = 0.0
     t_hi = max(p.t for s in series for p in s.points)
     span = max(t_hi - t_lo, 1.0)
     t_hi = t_lo + span * 1.02
-    credits = [
-        v
-        for s in series
-        for p in s.points
-        for v in (p.before, p.after, p.expected)
-        if v is not None
-    ]
-    scale = _CreditScale(credits)
+    scale = scale or credit_scale(tests)
     left, right = 64, 16
     legend, legend_rows = _legend(width, left, right)
     top = 14 + 16 * legend_rows
@@ -286,7 +373,7 @@ def credit_plot(
     if bands:
         for i, s in enumerate(series):
             x0, x1 = x(s.points[0].t0), x(s.points[-1].t)
-            name = escape(f"{s.test.name} ({VERDICT_WORDS[s.test.verdict]})")
+            name = escape(f"{s.test.name} ({VERDICT_WORDS.get(s.test.verdict, s.test.verdict)})")
             fill = COLOURS["band"] if i % 2 == 0 else "#ffffff"
             add(
                 f'<a href="#{s.anchor}"><rect class="band" x="{x0}" y="{top}" '
@@ -303,7 +390,7 @@ def credit_plot(
             f'<text x="{left - 6}" y="{y(tick) + 4}" text-anchor="end" class="tick">'
             f"{scale.label(tick)}</text>"
         )
-    axis = "credit (kWh, log scale)" if scale.log else "credit (kWh)"
+    axis = "electricity credit (kWh, log scale)" if scale.log else "electricity credit (kWh)"
     add(
         f'<text x="14" y="{top + plot_h / 2}" class="axis-title" text-anchor="middle" '
         f'transform="rotate(-90 14 {top + plot_h / 2})">{axis}</text>'
@@ -319,7 +406,7 @@ def credit_plot(
         )
     add(
         f'<text x="{left + plot_w}" y="{height - 3}" text-anchor="end" class="axis-title">'
-        f"seconds from {escape(fmt_time(origin_at))}</text>"
+        f"seconds since the first token ({escape(fmt_time(origin_at))})</text>"
     )
     add(
         f'<line x1="{left}" x2="{left + plot_w}" y1="{y(scale.ticks[0])}" '
@@ -373,7 +460,7 @@ def credit_plot(
                 f"{s.test.name} · step {st.index}: {st.label}\n"
                 f"token {group_token(st.token)}\n"
                 f"result {st.observed_result} (expected {st.expected_result})\n"
-                f"credit {fmt_kwh(p.after)} kWh"
+                f"electricity credit {fmt_kwh(p.after)} kWh"
                 + (f" (expected {fmt_kwh(p.expected)})" if p.expected is not None else "")
                 + f"\nrelay {st.observed_relay} (expected {st.expected_relay})"
             )
@@ -417,12 +504,17 @@ def _environment() -> Environment:
         kwh=fmt_kwh,
         tclass=fmt_class,
         plural=plural,
+        step_label=step_label,
+        probe_label=probe_label,
+        features=feature_words,
+        role=role_label,
     )
     env.globals.update(
         words=VERDICT_WORDS,
         symbols=VERDICT_SYMBOLS,
         group_tests=group_tests,
         exit_meaning=EXIT_STATUS,
+        frontends=FRONTENDS,
     )
     return env
 
@@ -456,24 +548,79 @@ def anchors_for(record: RunRecord) -> dict[str, str]:
     return out
 
 
+def _part_caption(record: RunRecord, rig_id: str | None, source: str, several: bool) -> str:
+    """A run plot's caption in words: which front end, which rig and meter."""
+    src = next((s for s in record.run.sources if s.journal == source), None)
+    part = FRONTENDS.get(src.frontend if src else "pytest", "tests")
+    rig = record.rig(rig_id)
+    where = f"rig {rig.name}, meter {rig.serial or 'unknown'}" if rig else "an unknown rig"
+    text = f"{part[0].upper()}{part[1:]} on {where}"
+    if several:
+        text += f" (journal {source})"
+    return text + ": electricity credit and load relay after each token, from the first token"
+
+
 def _run_plots(record: RunRecord, anchors: dict[str, str]) -> list[tuple[str, Markup]]:
-    """One plot per rig and journal (each has its own clock and meter)."""
+    """One plot per rig and journal (each has its own clock and meter), all drawn alike:
+    one credit axis for every part, time from 0 in each."""
     groups: dict[tuple[str | None, str], list[TestRecord]] = {}
     for test in record.tests:
         groups.setdefault((test.rig, test.source), []).append(test)
-    several = len({source for _, source in groups}) > 1
+    frontend = {s.journal: s.frontend for s in record.run.sources}
+    per_kind: dict[tuple[str | None, str], int] = {}
+    for rig, source in groups:
+        key = (rig, frontend.get(source, "pytest"))
+        per_kind[key] = per_kind.get(key, 0) + 1
+    scale = credit_scale(record.tests)
     plots = []
     for (rig, source), tests in groups.items():
-        title = f"Credit and relay over time: {rig or 'unknown rig'}"
-        if several:
-            title += f" ({source})"
-        svg = credit_plot(tests, anchors, title=title)
+        several = per_kind[(rig, frontend.get(source, "pytest"))] > 1
+        caption = _part_caption(record, rig, source, several)
+        svg = credit_plot(tests, anchors, title=caption, scale=scale)
         if svg is not None:
-            plots.append((title, svg))
+            plots.append((caption, svg))
     return plots
 
 
-def render_html(record: RunRecord) -> str:
+@dataclass
+class _Cert:
+    """What the certification parts of the page show, worked out once for the template."""
+
+    badge: str
+    badge_class: str
+    subset: bool
+    broken: list[str]
+    standards: list[tuple[str, str, str]]  # standard, edition used, title
+    cal: list[tuple[object, bool]]  # lab instrument, past due on the run's day
+    operator: str
+
+
+def _certification(record: RunRecord) -> _Cert:
+    verdict = record.verdict
+    label = getattr(record, "verdict_label", "") or VERDICT_WORDS.get(verdict, verdict.upper())
+    subset = verdict == "pass" and "subset" in label.lower()
+    broken = [
+        f"{s.journal}: line {s.chain_first_bad}: {s.chain_detail}"
+        for s in record.run.sources
+        if getattr(s, "chain", None) == "broken"
+    ]
+    lab = getattr(record, "lab", None)
+    overrides = lab.editions if lab is not None else {}
+    cited = {e for row in record.requirements for e in getattr(row, "editions", [])}
+    standards = []
+    for std in load_standards():
+        edition = overrides.get(std.standard, std.edition)
+        if edition in cited:
+            standards.append((std.standard, edition, std.title))
+    day = record.run.start.date() if record.run.start else datetime.now().date()
+    cal = [(ins, ins.cal_due < day) for ins in (lab.instruments if lab else [])]
+    operator = (lab.operator if lab else None) or record.run.operator or "—"
+    return _Cert(label, verdict, subset, broken, standards, cal, operator)
+
+
+def render_html(record: RunRecord, *, print_mode: bool = False) -> str:
+    """The report page. ``print_mode``: the copy report.pdf prints (every test and its
+    evidence open, probe logs left out, no script): PDF engines run no JavaScript."""
     anchors = anchors_for(record)
     test_plots = {}
     for test in record.tests:
@@ -481,7 +628,7 @@ def render_html(record: RunRecord) -> str:
             svg = credit_plot(
                 [test],
                 anchors,
-                title=f"Credit and relay: {test.name}",
+                title=f"Electricity credit and load relay after each token of {test.name}",
                 width=760,
                 height=210,
                 bands=False,
@@ -494,11 +641,15 @@ def render_html(record: RunRecord) -> str:
         by_rig.setdefault(test.rig, []).append(test)
     serials = [r.serial for r in record.rigs if r.serial]
     title = "STS conformance report"
+    if getattr(record, "report_number", ""):
+        title += f" {record.report_number}"
     if serials:
         title += " · meter " + ", ".join(serials)
     return template.render(
         r=record,
         title=title,
+        print_mode=print_mode,
+        cert=_certification(record),
         anchors=anchors,
         tests_by_id={t.nodeid: t for t in record.tests},
         run_plots=_run_plots(record, anchors),

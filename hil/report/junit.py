@@ -76,6 +76,13 @@ def _suite_props(record: RunRecord, rig: RigInfo | None) -> list[tuple[str, str 
         ("rig_file", record.run.rig_file),
         ("rig_sha256", record.run.rig_sha256),
         ("overall_verdict", record.verdict),
+        ("verdict_label", getattr(record, "verdict_label", "") or record.verdict.upper()),
+        ("report_number", getattr(record, "report_number", "") or None),
+        (
+            "git_dirty",
+            None if harness is None or harness.dirty is None else str(harness.dirty).lower(),
+        ),
+        ("simulated", str(getattr(record, "simulated", False)).lower()),
         ("partial", str(record.partial).lower()),
     ]
     return props
@@ -112,6 +119,8 @@ def _case(suite: ET.Element, test: TestRecord) -> None:
         )
     elif test.verdict == "skip":
         _sub(case, "skipped", message=first_line or "skipped")
+    elif test.verdict == "not_run":  # selected but never ran: not a failure, not a pass
+        _sub(case, "skipped", message="not run: " + (first_line or "the run stopped first"))
     if test.probe_log:
         _sub(case, "system-out", "\n".join(test.probe_log))
 
@@ -120,7 +129,7 @@ def _count(suite: ET.Element, tests: list[TestRecord], extra_errors: int = 0) ->
     suite.set("tests", str(len(tests) + extra_errors))
     suite.set("failures", str(sum(t.verdict == "fail" for t in tests)))
     suite.set("errors", str(sum(t.verdict == "error" for t in tests) + extra_errors))
-    suite.set("skipped", str(sum(t.verdict == "skip" for t in tests)))
+    suite.set("skipped", str(sum(t.verdict in ("skip", "not_run") for t in tests)))
     suite.set("time", _seconds(sum(t.duration_s or 0 for t in tests)))
 
 

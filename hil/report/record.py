@@ -23,22 +23,27 @@ from pydantic import BaseModel, ConfigDict
 
 from hil import __version__
 from hil.conformance.catalogue import Catalogue, load_catalogue, load_lab_map
+from hil.conformance.outcome import TEST_OUTCOMES, Judged, Tally, requirement_outcome, run_verdict
 from hil.errors import HarnessError
-from hil.report.journal import read_journal
+from hil.report.journal import read_journal_file
+from hil.report.lab import (
+    LabInfo,
+    editions_for,
+    instrument_mismatches,
+    lab_from_journal,
+    lab_warnings,
+    report_number,
+)
 
 RECORD_FORMAT = "hil-record/1"
 JOURNAL_SCHEMA = "hil-run/1"
 
-# The register resolution plus rounding; the same tolerance the suites judge credit with
-# (hil.conformance.steps.CREDIT_TOLERANCE_KWH, not imported to keep this layer light).
-CREDIT_TOLERANCE_KWH = 0.0015
-
-Verdict = Literal["pass", "fail", "error", "skip"]
-RequirementVerdict = Literal["pass", "fail", "error", "not_covered"]
-OverallVerdict = Literal["pass", "fail", "error"]
+Verdict = Literal["pass", "fail", "error", "skip", "not_run"]
+RequirementVerdict = Literal["pass", "fail", "error", "not_run", "not_applicable", "not_covered"]
+OverallVerdict = Literal["pass", "fail", "error", "incomplete"]
 Mismatch = Literal["result", "credit", "relay"]
 
-VERDICTS: tuple[str, ...] = ("pass", "fail", "error", "skip")
+VERDICTS: tuple[str, ...] = TEST_OUTCOMES
 BAD = frozenset({"fail", "error"})
 PROBE_LOG_LIMIT = 200  # lines kept per test (the plugin already writes an excerpt)
 SLOWEST = 10
@@ -69,6 +74,7 @@ class Harness(_Model):
     python: str | None = None
     host: str | None = None
     operator: str | None = None
+    dirty: bool | None = None  # the git work tree had uncommitted changes
 
 
 class Source(_Model):
@@ -77,6 +83,7 @@ class Source(_Model):
     end: datetime | None = None
     partial: bool = False
     exit_status: int | None = None
+    interrupted: bool = False
     frontend: str = "pytest"
     harness: Harness | None = None
     rig_file: str | None = None
@@ -85,6 +92,11 @@ class Source(_Model):
     defect: str | None = None
     tests: int = 0
     unreadable_lines: int = 0
+    garbage_lines: list[int] = []  # 1-based lines before the last that are not JSON
+    sha256: str | None = None  # of the journal file's bytes (None: not read from a file)
+    chain: Literal["intact", "broken", "absent"] | None = None  # the hash chain
+    chain_first_bad: int | None = None  # 1-based line where the chain first fails
+    chain_detail: str = ""
 
 
 class RunInfo(_Model):
@@ -131,6 +143,7 @@ class Counts(_Model):
     failed: int = 0
     errors: int = 0
     skipped: int = 0
+    not_run: int = 0
 
 
 class RigInfo(_Model):
@@ -169,6 +182,17 @@ class StepRecord(_Model):
     mismatches: list[Mismatch] = []
 
 
+class CheckRecord(_Model):
+    """One judgement of the meter, as the test made it (never re-judged here)."""
+
+    requirement: str
+    what: str
+    expected: str = ""
+    observed: str = ""
+    tolerance: str = ""
+    outcome: Literal["pass", "fail"] = "pass"
+
+
 class TestRecord(_Model):
     __test__: ClassVar[bool] = False  # not a pytest test class
 
@@ -185,6 +209,7 @@ class TestRecord(_Model):
     duration_s: float | None = None
     clauses: list[str] = []
     steps: list[StepRecord] = []
+    checks: list[CheckRecord] = []
     notes: list[str] = []
     message: str = ""
     probe_log: list[str] = []
@@ -200,6 +225,7 @@ class RequirementRow(_Model):
     verdict: RequirementVerdict = "not_covered"
     by_rig: dict[str, RequirementVerdict] = {}
     lab_ids: list[str] = []
+    editions: list[str] = []  # the standards' editions its clause cites (standards.yaml)
 
 
 class Coverage(_Model):
@@ -237,6 +263,7 @@ class RunRecord(_Model):
     generated_at: datetime
     generated_by: str
     verdict: OverallVerdict
+    verdict_label: str = ""
     verdict_reasons: list[str] = []
     partial: bool = False
     run: RunInfo
@@ -248,6 +275,9 @@ class RunRecord(_Model):
     lab_map: bool = False
     timing: Timing = Timing()
     warnings: list[str] = []
+    report_number: str = ""  # the lab's, or derived from the run start and rigs
+    lab: LabInfo | None = None  # the lab file run_start recorded (hil run --lab)
+    simulated: bool = False  # some rig is the simulated bench: not a certification result
 
     def rig(self, rig_id: str | None) -> RigInfo | None:
         return next((r for r in self.rigs if r.id == rig_id), None)
@@ -343,22 +373,11 @@ def count(tests: Iterable[TestRecord]) -> Counts:
             c.failed += 1
         elif t.verdict == "error":
             c.errors += 1
+        elif t.verdict == "not_run":
+            c.not_run += 1
         else:
             c.skipped += 1
     return c
-
-
-def requirement_verdict(verdicts: Iterable[str]) -> RequirementVerdict:
-    """pass if all its (run) tests passed, fail if any failed, error if any errored and none
-    failed, not_covered when no test ran (none, or all skipped)."""
-    ran = [v for v in verdicts if v != "skip"]
-    if not ran:
-        return "not_covered"
-    if "fail" in ran:
-        return "fail"
-    if "error" in ran:
-        return "error"
-    return "pass"
 
 
 def parse_idn(role: str, idn: Any) -> Instrument:
@@ -449,6 +468,7 @@ def _harness(data: Any) -> Harness | None:
         return None
     fields = {k: _text(data.get(k)) for k in Harness.model_fields}
     fields["git_sha"] = _plain(data.get("git_sha"))
+    fields["dirty"] = data.get("dirty") if isinstance(data.get("dirty"), bool) else None
     return Harness(**fields)
 
 
@@ -477,6 +497,7 @@ def _source(seg: _Segment) -> Source:
         end=_time(end.get("time")) if end else (max(times) if times else None),
         partial=end is None,
         exit_status=_int(end.get("exit_status")) if end else None,
+        interrupted=bool(end.get("interrupted")) if end else False,
         frontend=_frontend(seg, head),
         harness=_harness(head.get("harness")),
         rig_file=_text(head.get("rig_file")),
@@ -548,16 +569,10 @@ def _step(index: int, data: Mapping[str, Any]) -> StepRecord:
         credit_kwh=_float(data.get("credit_kwh")),
         at=_time(data.get("at")),
     )
-    if step.expected_result and step.observed_result != step.expected_result:
-        step.mismatches.append("result")
-    if (
-        expected_delta is not None
-        and observed_delta is not None
-        and abs(expected_delta - observed_delta) > CREDIT_TOLERANCE_KWH
-    ):
-        step.mismatches.append("credit")
-    if step.expected_relay and step.observed_relay != step.expected_relay:
-        step.mismatches.append("relay")
+    # Which parts differed, as the test judged them (its checks); never re-judged here.
+    for part in data.get("mismatches") or []:
+        if part in ("result", "credit", "relay"):
+            step.mismatches.append(part)
     return step
 
 
@@ -570,6 +585,7 @@ def _test(event: Mapping[str, Any], rig_id: str | None, journal: str) -> TestRec
     notes = evidence.get("notes") if isinstance(evidence.get("notes"), list) else []
     log = event.get("probe_log") if isinstance(event.get("probe_log"), list) else []
     clauses = event.get("clauses") if isinstance(event.get("clauses"), list) else []
+    checks = evidence.get("checks") if isinstance(evidence.get("checks"), list) else []
     ended = _time(event.get("time"))
     duration = _float(event.get("duration_s"))
     return TestRecord(
@@ -586,10 +602,22 @@ def _test(event: Mapping[str, Any], rig_id: str | None, journal: str) -> TestRec
         duration_s=duration,
         clauses=[str(c) for c in clauses],
         steps=[_step(i, s) for i, s in enumerate(steps, 1) if isinstance(s, Mapping)],
+        checks=[_check(c) for c in checks if isinstance(c, Mapping)],
         notes=[scrub(str(n)) for n in notes],
         message=scrub(str(event.get("message") or "")),
         probe_log=[scrub(str(line)) for line in log[-PROBE_LOG_LIMIT:]],
         probe_log_truncated=max(0, len(log) - PROBE_LOG_LIMIT),
+    )
+
+
+def _check(data: Mapping[str, Any]) -> CheckRecord:
+    return CheckRecord(
+        requirement=str(data.get("requirement") or ""),
+        what=scrub(str(data.get("what") or "")),
+        expected=scrub(str(data.get("expected") or "")),
+        observed=scrub(str(data.get("observed") or "")),
+        tolerance=str(data.get("tolerance") or ""),
+        outcome="fail" if data.get("outcome") == "fail" else "pass",
     )
 
 
@@ -617,6 +645,7 @@ def build_record(
     segments = _segments(events)
     warnings: list[str] = []
     sources = [_source(seg) for seg in segments]
+    _file_facts(segments, sources)
 
     rigs: dict[str, RigInfo] = {}
     tests: list[TestRecord] = []
@@ -664,7 +693,7 @@ def build_record(
 
     counts = count(tests)
     partial = any(s.partial for s in sources) or not sources
-    verdict, reasons = _verdict(counts, sources)
+    verdict, label, reasons = _verdict(counts, sources, coverage)
 
     # warnings a reader must see
     for s in sources:
@@ -673,10 +702,20 @@ def build_record(
                 f"{s.journal}: no run_end - the run did not finish (killed or power lost); "
                 f"{s.tests} finished test(s) recorded"
             )
-        if s.unreadable_lines:
+        if s.garbage_lines:
+            lines = ", ".join(str(n) for n in s.garbage_lines)
             warnings.append(
-                f"{s.journal}: {s.unreadable_lines} unreadable line(s) skipped "
-                "(half-written when the run stopped)"
+                f"{s.journal}: line(s) {lines} are not JSON and were skipped: the journal was "
+                "damaged or edited (only a half-written last line is expected, from a kill)"
+            )
+        if s.unreadable_lines > len(s.garbage_lines):
+            warnings.append(
+                f"{s.journal}: its last line was half-written when the run stopped; skipped"
+            )
+        if s.chain == "broken":
+            warnings.append(
+                f"{s.journal}: HASH CHAIN BROKEN at line {s.chain_first_bad}: "
+                f"{s.chain_detail}; this journal may have been edited"
             )
         if s.harness is None:
             warnings.append(f"{s.journal}: no run_start - harness identity unknown")
@@ -715,11 +754,19 @@ def build_record(
         defect=first.defect if first else None,
         sources=sources,
     )
+    lab, lab_notes = _lab(segments, start, rig_list)
+    warnings.extend(lab_notes)
+    for row in requirements:
+        row.editions = editions_for(row.clause, lab.editions if lab else None)
     return RunRecord(
         generated_at=datetime.now(UTC),
         generated_by=f"hil {__version__}",
         verdict=verdict,
+        verdict_label=label,
         verdict_reasons=reasons,
+        report_number=report_number(lab, start, [r.id for r in rig_list]),
+        lab=lab,
+        simulated=any(r.simulated for r in rig_list),
         partial=partial,
         run=run,
         counts=counts,
@@ -733,28 +780,43 @@ def build_record(
     )
 
 
-def _verdict(counts: Counts, sources: list[Source]) -> tuple[OverallVerdict, list[str]]:
-    """fail if any test failed; error if a harness error (or an abnormal end) and no
-    failure; pass otherwise. Partial is marked separately, never hidden by a verdict."""
+def _verdict(
+    counts: Counts, sources: list[Source], coverage: Coverage
+) -> tuple[OverallVerdict, str, list[str]]:
+    """The run's verdict by hil.conformance.outcome.run_verdict: FAIL when a check of the
+    meter failed (FAIL (incomplete) if the run was cut short), INCOMPLETE for an interrupted
+    or killed run, ERROR for errors, PASS only when every selected test ran and passed."""
     reasons: list[str] = []
     if counts.failed:
         reasons.append(f"{counts.failed} test(s) failed: the meter did not conform")
     if counts.errors:
         reasons.append(f"{counts.errors} test(s) ended in a bench or harness error")
-    abnormal = [s for s in sources if s.frontend == "pytest" and s.exit_status in ABNORMAL_EXIT]
+    if counts.not_run:
+        reasons.append(f"{counts.not_run} selected test(s) did not run")
+    # pytest's exit status 2 is an interrupt (Ctrl-C, or pytest.exit) even when the
+    # journal's run_end has no interrupted flag, as in journals older than the flag.
+    cut = [s for s in sources if s.partial or s.interrupted or _pytest_interrupted(s)]
+    for s in cut:
+        how = ("was interrupted" if s.interrupted or _pytest_interrupted(s)
+               else "did not finish (killed or power lost)")  # fmt: skip
+        reasons.append(f"{s.journal}: the run {how}")
+    abnormal = [s for s in sources if s.frontend == "pytest" and s.exit_status in (3, 4)]
     for s in abnormal:
         reasons.append(
             f"{s.journal}: pytest exit status {s.exit_status} "
             f"({ABNORMAL_EXIT[s.exit_status or 0]}): some tests may not have run"
         )
-    ran = counts.passed + counts.failed + counts.errors
-    if not ran:
+    tally = Tally(counts.passed, counts.failed, counts.errors + len(abnormal), counts.skipped,
+                  counts.not_run)  # fmt: skip
+    if not tally.ran:
         reasons.append("no test ran")
-    if counts.failed:
-        return "fail", reasons
-    if counts.errors or abnormal or not ran:
-        return "error", reasons
-    return "pass", reasons
+    verdict, label = run_verdict(tally, finished=bool(sources) and not cut,
+                                 covered=coverage.covered, total=coverage.total)  # fmt: skip
+    return verdict, label, reasons
+
+
+def _pytest_interrupted(source: Source) -> bool:
+    return source.frontend == "pytest" and source.exit_status == 2
 
 
 def _matrix(
@@ -783,13 +845,18 @@ def _matrix(
     for row in rows.values():
         covering = [t for nodeid in dict.fromkeys(row.tests) for t in verdict_of[nodeid]]
         row.tests = list(dict.fromkeys(row.tests))
-        row.verdict = requirement_verdict(t.verdict for t in covering)
+        row.verdict = requirement_outcome(_judged(t, row.id) for t in covering)
         if len(rigs) > 1:
             row.by_rig = {
-                rig.id: requirement_verdict(t.verdict for t in covering if t.rig == rig.id)
+                rig.id: requirement_outcome(_judged(t, row.id) for t in covering if t.rig == rig.id)
                 for rig in rigs
             }
     return list(rows.values())
+
+
+def _judged(test: TestRecord, requirement: str) -> Judged:
+    own = tuple(c.outcome for c in test.checks if c.requirement == requirement)
+    return Judged(test.verdict, own, bool(test.checks))
 
 
 def _timing(tests: list[TestRecord], rigs: list[RigInfo]) -> Timing:
@@ -817,6 +884,49 @@ def _timing(tests: list[TestRecord], rigs: list[RigInfo]) -> Timing:
     )
 
 
+def _file_facts(segments: list[_Segment], sources: list[Source]) -> None:
+    """Copy what ``read_events`` learnt from each journal file onto its source."""
+    for seg, source in zip(segments, sources, strict=True):
+        facts = seg.events[0].get("_file") if seg.events else None
+        if isinstance(facts, Mapping):
+            source.garbage_lines = list(facts.get("garbage_lines") or [])
+            source.sha256 = facts.get("sha256")
+            source.chain = facts.get("chain")
+            source.chain_first_bad = facts.get("chain_first_bad")
+            source.chain_detail = str(facts.get("chain_detail") or "")
+
+
+def _lab(
+    segments: list[_Segment], start: datetime | None, rigs: list[RigInfo]
+) -> tuple[LabInfo | None, list[str]]:
+    """The lab file the journals' run_start recorded, and the warnings it brings: past
+    calibration due dates (on the run's start day), example data, instrument serials that
+    differ from the bench's *IDN? answers, different lab files in merged journals."""
+    labs: list[LabInfo] = []
+    notes: list[str] = []
+    for seg in segments:
+        head = next((e for e in seg.events if e.get("event") == "run_start"), None)
+        if head is None or "lab" not in head:
+            continue
+        lab, problem = lab_from_journal(head.get("lab"))
+        if problem:
+            notes.append(f"{seg.journal}: {problem}")
+        if lab is not None and all(lab.sha256 != known.sha256 for known in labs):
+            labs.append(lab)
+    if not labs:
+        return None, notes
+    lab = labs[0]
+    if len(labs) > 1:
+        notes.append(
+            f"merged journals name {len(labs)} different lab files; the report shows "
+            f"{lab.file or 'the first'}"
+        )
+    notes += lab_warnings(lab, on=start.date() if start else None)
+    answered = [(i.role, i.serial) for r in rigs for i in r.instruments]
+    notes += instrument_mismatches(lab, answered)
+    return lab, notes
+
+
 # --- loading ----------------------------------------------------------------------------
 
 
@@ -833,18 +943,23 @@ def read_events(path: Path, name: str | None = None) -> list[dict[str, Any]]:
     """A journal's events tagged with their file (``_journal``) and, on the first event,
     how many unreadable lines were skipped (``_unreadable``)."""
     try:
-        events = read_journal(path)
-        lines = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        journal = read_journal_file(path)
     except OSError as exc:
         raise ReportError(f"{path}: cannot read ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise ReportError(f"{path}: not a text journal") from None
-    events = [e for e in events if isinstance(e, dict)]
+    events = journal.events
     label = name or path.name
     for event in events:
         event["_journal"] = label
     if events:
-        events[0]["_unreadable"] = lines - len(events)
+        events[0]["_unreadable"] = journal.unreadable
+        # what the file's bytes say (hash, chain, garbage lines): Source fields
+        events[0]["_file"] = {
+            "garbage_lines": journal.garbage_lines,
+            "sha256": journal.sha256,
+            "chain": journal.chain,
+            "chain_first_bad": journal.chain_first_bad,
+            "chain_detail": journal.chain_detail,
+        }
     return events
 
 

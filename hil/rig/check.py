@@ -29,7 +29,8 @@ def _run(rows: list[CheckRow], device: str, check: str, fn: Callable[[], str]) -
     return ok
 
 
-def check_rig(rig: Rig) -> list[CheckRow]:
+def check_rig(rig: Rig, *, keys: bool = True) -> list[CheckRow]:
+    """One row per check of an open bench; ``keys`` presses every keypad key."""
     rows: list[CheckRow] = []
     meter = rig.meter
 
@@ -53,7 +54,7 @@ def check_rig(rig: Rig) -> list[CheckRow]:
     _run(rows, "probe", "INFO", probe_info)
     _run(rows, "probe", "GET CREDIT / RELAY", readback)
     board_ok = rig.relay is not None and _run(rows, "relay board", "identify", rig.relay.identify)
-    if board_ok and rig.keypad is not None:
+    if board_ok and rig.keypad is not None and keys:
         _check_keys(rig, rows)
     for name in ("ac_source", "dmm", "load"):
         device = getattr(rig, name)

@@ -118,6 +118,43 @@ class SimulatorSpec(_Strict):
     defect: str | None = Field(default=None, description="defect profile (hil sim --list-defects)")
     credit_kwh: float = Field(default=0.0, ge=0)
     load_w: float = Field(default=0.0, ge=0)
+    # A conforming meter not written by this project (docs/simulator.md, "A foreign meter").
+    real_time: bool = Field(default=False, description="clock at 1.0; acceleration refused")
+    credit_resolution_kwh: float = Field(
+        default=0.001, ge=0.001, le=0.1, description="GET CREDIT rounded down to this (kWh)"
+    )
+    supply_off_at_start: bool = Field(
+        default=False, description="meter unpowered, probe silent, until the AC source is on"
+    )
+    events: Literal["all", "mandatory"] = Field(
+        default="all", description="mandatory: push only the events the contract requires"
+    )
+
+    @model_validator(mode="after")
+    def _foreign_meter(self) -> SimulatorSpec:
+        wh = self.credit_resolution_kwh * 1000
+        if abs(wh - round(wh)) > 1e-6:  # the simulated register counts whole Wh
+            raise ValueError("credit_resolution_kwh: accepted: a multiple of 0.001 (e.g. 0.01)")
+        if self.real_time and self.speed != 1.0:
+            raise ValueError("speed: a real_time simulator runs at 1.0; remove speed")
+        return self
+
+
+class Capabilities(_Strict):
+    """What the bench can do, as the lab declares it: tests size credit, load and waits from
+    these figures (energy / power), never from a simulator's clock."""
+
+    load_max_w: float = Field(
+        default=3000.0, gt=0, description="largest load the bench draws through the meter (W)"
+    )
+    metering_error_pct: float = Field(
+        default=2.0, ge=0, le=20, description="allowed error of the meter's energy register (%)"
+    )
+    supply_cut_jitter_s: float = Field(
+        default=0.005, gt=0, le=1,
+        description="how precisely the AC source's output goes off when told to (s): a few ms "
+        "for a plain OUTP OFF, less for a triggered LIST/PULSE transient",
+    )  # fmt: skip
 
 
 _NEEDS = {
@@ -136,6 +173,7 @@ class RigConfig(_Strict):
     features: list[Feature] = []
     token_entry: Literal["keypad", "virtual_carrier"] = "keypad"
     resources: Resources = Resources()
+    capabilities: Capabilities = Capabilities()
     simulator: SimulatorSpec | None = None
 
     @model_validator(mode="after")
@@ -184,7 +222,7 @@ def load_rig(path: str | Path) -> tuple[RigConfig, str]:
     data, raw = read_yaml(path, "rig file")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a rig file is a YAML mapping (name:, meter:, resources:)")
-    for section in ("resources", "features", "simulator"):
+    for section in ("resources", "features", "simulator", "capabilities"):
         if section in data and data[section] is None:  # an empty YAML section
             del data[section]
     try:

@@ -37,6 +37,12 @@ class MeterSpec(BaseModel):
     sta_tables: Path | None = None  # EA07 production tables; sample tables when absent
     firmware: str | None = Field(default=None, description="expected firmware (checked by INFO)")
     profile: str = Field(default="realistic", description="timing profile in hil/data/profiles")
+    credit_resolution_kwh: float | None = Field(
+        default=None,
+        gt=0,
+        le=0.1,
+        description="resolution of GET CREDIT when INFO does not declare it (default 0.1)",
+    )
 
     @field_validator("pan")
     @classmethod

@@ -10,14 +10,14 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hil.errors import BenchFault, ConfigError, DeviceError, ReplyTimeout
+from hil.errors import BenchFault, ConfigError, DeviceError, ReplyTimeout, SupplyFault
 from hil.meter.profile import MeterProfile
-from hil.meter.profile_file import load_profile
+from hil.meter.profile_file import load_profile, profile_path
 from hil.meter.results import TokenResult
 from hil.probe.protocol import Event
 from hil.rig.binding import bind_rig
@@ -27,9 +27,10 @@ from hil.rig.drivers.probe import ProbeClient, ProbeLog
 from hil.rig.drivers.relays import RelayDriver, make_relay
 from hil.rig.drivers.serial_port import find_port
 from hil.rig.sim_launcher import SimProcess
-from hil.sim.build import profile_path
 
 RELAY_SENSE_V = 50.0  # load-side voltage above this means the relay is closed
+POWER_UP_TIMEOUT_S = 10.0  # supply on -> POWER_UP (docs/probe-protocol.md)
+COARSEST_CREDIT_RESOLUTION_KWH = 0.1  # the coarsest GET CREDIT the probe contract allows
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ class TokenOutcome:
         )
 
 
-def _serial_url(res: SerialResource) -> str:
+def serial_url(res: SerialResource) -> str:
+    """The pyserial URL of a serial resource (a USB identity looked up now)."""
     if res.url is not None:
         return res.url
     assert res.usb is not None
@@ -91,7 +93,7 @@ class Rig:
         assert res.probe is not None
         self.probe_log = ProbeLog(log_path) if log_path else ProbeLog()
         self.probe = ProbeClient(
-            _serial_url(res.probe),
+            serial_url(res.probe),
             timeout_s=res.probe.timeout_s,
             log=self.probe_log,
             baudrate=res.probe.baudrate,
@@ -103,7 +105,7 @@ class Rig:
             board = res.relay_board
             self.relay = make_relay(
                 board.kind,
-                _serial_url(board),
+                serial_url(board),
                 channels=board.channels,
                 timeout_s=board.timeout_s,
                 spacing_s=board.min_spacing_s,
@@ -170,11 +172,32 @@ class Rig:
         elif defect is not None:
             raise ConfigError(f"{path}: --defect needs a simulated bench (a simulator: section)")
         try:
-            return cls(config, base=path.parent, digest=digest, sim=sim, log_path=log_path)
+            rig = cls(config, base=path.parent, digest=digest, sim=sim, log_path=log_path)
         except BaseException:
             if sim is not None:
                 sim.stop()
             raise
+        try:
+            rig.ensure_supply()
+        except BaseException:
+            rig.close()
+            raise
+        return rig
+
+    def ensure_supply(self, timeout_s: float = POWER_UP_TIMEOUT_S) -> None:
+        """Switch the meter's supply on if it is off and wait for its POWER_UP: a meter
+        without supply ignores the probe, so this comes before the first probe request."""
+        if self.ac_source is None or self.ac_source.is_on():
+            return
+        self.probe.mark()
+        self.ac_source.output(True)
+        try:
+            self.wait_for("POWER_UP", timeout_s=timeout_s)
+        except ReplyTimeout:
+            raise SupplyFault(
+                f"rig {self.name}: the supply was off; after switching it on the meter sent no "
+                f"POWER_UP within {timeout_s:g} s: is the meter wired to the AC source output?"
+            ) from None
 
     def close(self) -> None:
         """All relays off, ports closed, simulator stopped; safe to call twice."""
@@ -233,25 +256,6 @@ class Rig:
     def now(self) -> float:
         """Meter time in seconds since the rig opened (wall time times the simulator speed)."""
         return self._base_time + (time.monotonic() - self._t0) * self.speed
-
-    @contextlib.contextmanager
-    def accelerate(self, factor: float) -> Iterator[None]:
-        """Run the simulator's clock ``factor`` times faster inside the block (a real bench
-        runs at its own pace: nothing changes there)."""
-        if self.sim is None or factor == 1:
-            yield
-            return
-        normal = self.speed
-        self._set_speed(normal * factor)
-        try:
-            yield
-        finally:
-            self._set_speed(normal)
-
-    def _set_speed(self, speed: float) -> None:
-        self._base_time, self._t0 = self.now(), time.monotonic()
-        self.speed = speed
-        self.sim_control(f"speed {speed:g}")
 
     # -- tokens and keys ------------------------------------------------------------------
     def _key_confirmed(self, key: str, deadline: float) -> bool:
@@ -313,6 +317,40 @@ class Rig:
         """(closed, reason) as the meter reports it."""
         return self.probe.relay()
 
+    @property
+    def credit_resolution_kwh(self) -> float:
+        """GET CREDIT's resolution: the meter's INFO field, else the rig file's, else the
+        coarsest the probe contract allows."""
+        declared = self.info().get("credit_resolution_kwh", "")
+        try:
+            value = float(declared)
+        except ValueError:
+            value = 0.0
+        if 0 < value <= COARSEST_CREDIT_RESOLUTION_KWH:
+            return value
+        return self.meter.credit_resolution_kwh or COARSEST_CREDIT_RESOLUTION_KWH
+
+    def wait_relay(self, closed: bool, timeout_s: float, poll_s: float = 0.5) -> float | None:
+        """Wait until the meter reports its relay ``closed`` (or open), by the RELAY_CHANGED
+        event where the meter pushes it and by polling GET RELAY where it does not (the event
+        is optional in the contract). Seconds waited, or None at the timeout."""
+        start = time.monotonic()
+        deadline = start + timeout_s
+        state = "closed" if closed else "open"
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                self.probe.expect(
+                    "RELAY_CHANGED", fields={"relay": state}, timeout_s=max(0.0, min(poll_s, left))
+                )
+                return time.monotonic() - start
+            except ReplyTimeout:
+                pass
+            if self.read_relay()[0] == closed:
+                return time.monotonic() - start
+            if time.monotonic() >= deadline:
+                return None
+
     def read_token_result(self) -> dict[str, int | str | None]:
         return self.probe.token_result()
 
@@ -349,7 +387,7 @@ class Rig:
         time.sleep(off_s)
         self.probe.mark()
         self.power_on()
-        self.wait_for("POWER_UP", timeout_s=10.0)
+        self.wait_for("POWER_UP", timeout_s=POWER_UP_TIMEOUT_S)
 
     def set_load(self, watts: float) -> None:
         self._need(self.load, "load_control").set_power(watts)
@@ -359,35 +397,39 @@ class Rig:
         return self._need(self.dmm, "relay_sensing").read_ac_voltage() > RELAY_SENSE_V
 
     def reset_state(self) -> None:
-        """Back to a known state: no injected faults (simulator), test firmware's RESET STATE,
-        supply on, no load."""
+        """Back to a known state: no injected faults (simulator), supply on (awaiting
+        POWER_UP if it was off), no load, then test firmware's RESET STATE (its scope is in
+        docs/probe-protocol.md)."""
         if self.sim is not None:
             self.sim_control("fault clear")
-            self.sim_control(f"speed {self.speed:g}")
-        if self.ac_source is not None:
-            self.power_on()
+        self.ensure_supply()
         if self.load is not None:
             self.set_load(0)
         self.probe.reset_state()
         self.probe.mark()
 
-    def cut_power_during_processing(self, digits: str, restore_after_s: float = 0.5) -> None:
-        """Enter ``digits`` and lose the supply half-way through the meter's processing."""
-        if self.sim is not None:
-            self.sim_control(f"powerloss processing restore {restore_after_s * self.speed:g}")
-            self.probe.mark()
-            self.keypad.type_token(digits) if self.keypad else self.probe.send_token(digits)
-        else:
-            ac = self._need(self.ac_source, "power_control")
-            keys = self._need(self.keypad, "keypad")
-            keys.type_token(digits, enter=False)
-            keys.press("ENTER")
-            time.sleep(self.profile.processing_s / 2 / self.speed)
-            ac.output(False)
-            time.sleep(restore_after_s)
-            self.probe.mark()
-            ac.output(True)
-        self.wait_for("POWER_UP", timeout_s=10.0)
+    def cut_power_during_processing(
+        self, digits: str, fraction: float, restore_after_s: float = 0.5
+    ) -> float:
+        """Type ``digits``, press ENTER and cut the supply through the AC source ``fraction``
+        of the way through the meter's processing time (its timing profile), counted from
+        when the meter registered ENTER (its KEY event where the probe confirms keys, else
+        the key's release). Returns the seconds from then to the cut command (the source's own
+        delay is capabilities.supply_cut_jitter_s); more than the processing time is late."""
+        ac = self._need(self.ac_source, "power_control")
+        keys = self._need(self.keypad, "keypad")
+        self.settle()
+        keys.type_token(digits, enter=False)
+        registered = keys.press("ENTER")
+        target = registered + fraction * self.profile.processing_s / self.speed
+        time.sleep(max(0.0, target - time.monotonic()))
+        cut_after = time.monotonic() - registered  # when told; its jitter is a capability
+        ac.output(False)
+        time.sleep(restore_after_s)
+        self.probe.mark()
+        ac.output(True)
+        self.wait_for("POWER_UP", timeout_s=POWER_UP_TIMEOUT_S)
+        return cut_after
 
     # -- simulator only -------------------------------------------------------------------
     def sim_control(self, command: str) -> str:

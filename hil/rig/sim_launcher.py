@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hil.errors import DeviceAbsent
+from hil.errors import ConfigError, DeviceAbsent
 from hil.rig.config import (
     InstrumentResource,
     Instruments,
@@ -58,9 +58,25 @@ class SimProcess:
         sim = rig.simulator
         transport = sim.transport if sim else "pty"
         cmd.append(f"--{transport}")
+        if sim is not None and sim.real_time and speed not in (None, 1.0):
+            # Found here, before a process starts, so the user gets one line naming the rig.
+            raise ConfigError(
+                f"{rig_file}: simulator.real_time: the simulated meter runs in real time; "
+                f"--speed {speed:g} does not apply"
+            )
         for flag, value in (("--defect", defect), ("--timing", timing), ("--speed", speed)):
             if value is not None:
                 cmd += [flag, str(value)]
+        if sim is not None:
+            # The options of the rig as given (which may differ from the file on disk).
+            cmd += [
+                "--real-time" if sim.real_time else "--no-real-time",
+                "--credit-resolution",
+                repr(sim.credit_resolution_kwh),
+                "--supply-off" if sim.supply_off_at_start else "--supply-on",
+                "--events",
+                sim.events,
+            ]
         self.command = cmd
         self.process: subprocess.Popen[bytes] | None = None
         self.addresses: dict[str, str] = {}

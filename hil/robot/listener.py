@@ -8,8 +8,9 @@ test, ``run_end``; the report layer merges both front ends into one run record.
 
 A test's node id is ``<suite file>::<test name>`` (the file relative to the repository
 root), its clauses come from its ``req:<ID>`` tags, its evidence from the library's
-keywords. Robot has no *error* status: a test the library tagged ``bench-fault`` or
-``harness-error``, or whose setup failed, is journaled with the verdict ``error``.
+keywords. Verdicts follow ``hil.conformance.outcome``, as under pytest: a failed check of
+the meter is *fail*; every other failure (bench fault, harness error, a BuiltIn assertion,
+a failed setup, an interruption) is *error*; a test Robot never ran is *not run*.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +29,10 @@ from hil.errors import ConfigError
 from hil.paths import REPO_ROOT, SUITES_ROOT
 from hil.report.journal import SCHEMA, Journal, harness_identity, now_iso
 from hil.rig.config import load_rig
-from hil.robot.library import BENCH_FAULT_TAG, HARNESS_ERROR_TAG, resolve_rig_path
+from hil.robot.library import resolve_rig_path
 from hil.robot.state import RUN
 
 REQUIREMENT_TAG = "req:"
-_ERROR_TAGS = {BENCH_FAULT_TAG, HARNESS_ERROR_TAG}
 
 
 def clauses_of(tags: Any) -> list[str]:
@@ -59,8 +60,19 @@ def node_id(source: Path | str | None, name: str) -> str:
     return f"{path.as_posix()}::{name}"
 
 
-def verdict_and_phase(result: Any) -> tuple[str, str]:
-    """pass/fail/error/skip, and where it was decided (setup, call, teardown)."""
+# What Robot writes on a test it never ran because the run was stopped (Ctrl-C, SIGTERM,
+# --exitonfailure), and on the test a signal cut short.
+_NOT_RUN = ("Test execution stopped due to a fatal error", "Test execution stopped due to")
+_INTERRUPTED = ("Execution terminated by signal",)
+
+
+def verdict_and_phase(result: Any, judged: str | None = None) -> tuple[str, str]:
+    """pass/fail/error/skip/not_run (hil.conformance.outcome) and where it was decided.
+
+    ``judged`` is the library's word for the test: "fail" when a check of the meter failed
+    (the only way to a *fail*), "error" for any other exception in its keywords. A failure
+    the library did not judge (a BuiltIn keyword, a typo in a suite) is an *error* too.
+    """
     message = result.message or ""
     setup_failed = bool(result.setup) and result.setup.status in ("FAIL", "SKIP")
     if setup_failed or message.startswith("Parent suite setup failed"):
@@ -69,13 +81,15 @@ def verdict_and_phase(result: Any) -> tuple[str, str]:
         phase = "teardown"
     else:
         phase = "call"
-    if result.status in ("SKIP", "NOT RUN"):
+    if result.status == "NOT RUN" or message.startswith(_NOT_RUN):
+        return "not_run", phase
+    if result.status == "SKIP":
         return "skip", phase
     if result.passed:
         return "pass", phase
-    if _ERROR_TAGS & {tag.lower() for tag in result.tags} or phase != "call":
-        return "error", phase
-    return "fail", phase
+    if judged == "fail" and phase == "call" and not message.startswith(_INTERRUPTED):
+        return "fail", phase
+    return "error", phase
 
 
 def _variable(name: str) -> Any:
@@ -99,6 +113,7 @@ class JournalListener(ListenerV3):
         self.journal = Journal(path.replace("{pid}", str(os.getpid())))
         self._started: dict[str, tuple[str, float]] = {}
         self._run_started = False
+        self._interrupted = False
         RUN.journal = self.journal
 
     def start_suite(self, data: Any, result: Any) -> None:
@@ -129,7 +144,9 @@ class JournalListener(ListenerV3):
         evidence = RUN.take_evidence(result.full_name)
         rig = RUN.rig
         excerpt = rig.probe_log.excerpt(since=started[1], limit=80) if rig and started else []
-        verdict, phase = verdict_and_phase(result)
+        verdict, phase = verdict_and_phase(result, RUN.peek_judgement(result.full_name))
+        if verdict == "not_run" or (result.message or "").startswith(_INTERRUPTED):
+            self._interrupted = True
         self.journal.write(
             "test",
             nodeid=node_id(data.source, data.name),
@@ -138,19 +155,28 @@ class JournalListener(ListenerV3):
             started=started[0] if started else None,
             duration_s=round(result.elapsed_time.total_seconds(), 3),
             clauses=clauses_of(result.tags),
-            evidence=(
-                {"steps": [s.as_dict() for s in evidence.steps], "notes": evidence.notes}
-                if evidence is not None
-                else None
-            ),
+            evidence=evidence.as_dict() if evidence is not None else None,
             message="" if verdict == "pass" else result.message,
             probe_log=excerpt,
         )
 
     def end_suite(self, data: Any, result: Any) -> None:
         if data.parent is None:  # the top-level suite: the run is over
-            self.journal.write("run_end", exit_status=min(result.statistics.failed, 250))
+            self.journal.write("run_end", exit_status=min(result.statistics.failed, 250),
+                               interrupted=self._interrupted)  # fmt: skip
 
     def close(self) -> None:
         if RUN.journal is self.journal:
             RUN.journal = None
+
+
+class ProgressListener(ListenerV3):
+    """Tells ``hil run`` each Robot test's verdict as it ends (same rule as the journal)."""
+
+    def __init__(self, done: Callable[[str, str, str, str], None]) -> None:
+        self._done = done
+
+    def end_test(self, data: Any, result: Any) -> None:
+        verdict, _ = verdict_and_phase(result, RUN.peek_judgement(result.full_name))
+        rig = RUN.rig.name if RUN.rig is not None else ""
+        self._done(node_id(data.source, data.name), verdict, result.message or "", rig)

@@ -23,6 +23,7 @@ class RobotRun:
     journal: Journal | None = None
     rig: Rig | None = None
     evidence: dict[str, Evidence] = field(default_factory=dict)  # by the test's full name
+    judgements: dict[str, str] = field(default_factory=dict)  # "fail" / "error", by name
     _journaled: set[tuple[str, str, str | None]] = field(default_factory=set)
 
     # -- evidence ---------------------------------------------------------------------------
@@ -33,10 +34,19 @@ class RobotRun:
         listener took it) is dropped. Two library instances in one suite share it."""
         if full_name not in self.evidence:
             self.evidence = {full_name: Evidence()}
+            self.judgements = {}
         return self.evidence[full_name]
 
     def take_evidence(self, full_name: str) -> Evidence | None:
         return self.evidence.pop(full_name, None)
+
+    # -- verdicts -----------------------------------------------------------------------------
+    def judged(self, full_name: str, outcome: str) -> None:
+        """The library's outcome for a test whose keyword raised (the first one counts)."""
+        self.judgements.setdefault(full_name, outcome)
+
+    def peek_judgement(self, full_name: str) -> str | None:
+        return self.judgements.get(full_name)
 
     # -- rigs -------------------------------------------------------------------------------
     def rig_opened(self, rig: Rig, defect: str | None) -> None:

@@ -2,7 +2,9 @@
 instruments, each on a real OS endpoint (pty or TCP), with fault injection.
 
 One lock guards the model: every endpoint thread and the ticker take it, so the pure
-model sees one call at a time. Model time is wall time times ``speed``.
+model sees one call at a time. Model time is wall time times ``speed``. ``MeterOptions``
+make it behave like a plainer conforming meter (real-time clock, coarse credit readout,
+supply off at start, mandatory events only).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hil.errors import ConfigError
 from hil.meter.model import MeterModel
 from hil.sim.instruments import AcSource, Dmm, ReferenceLoad
 from hil.sim.keypad import KeyMap, KeypadDecoder
 from hil.sim.kmtronic import KmtronicBoard
 from hil.sim.numato import NumatoBoard
+from hil.sim.options import MeterOptions
 from hil.sim.probe_server import ProbeServer
 from hil.sim.relays import RelayChange, byte_handler
 from hil.sim.transports import Faults, LineAdapter, PtyEndpoint, TcpEndpoint
@@ -44,9 +48,11 @@ class MeterPhysics:
     Implements the instruments' BenchPhysics protocol on top of the model.
     """
 
-    def __init__(self, model: MeterModel, publish: Callable[[list], None]) -> None:
+    def __init__(
+        self, model: MeterModel, publish: Callable[[list], None], *, source_on: bool = True
+    ) -> None:
         self.model, self._publish = model, publish
-        self._source_on, self._voltage = True, 230.0
+        self._source_on, self._voltage = source_on, 230.0
         self._setpoint_w, self._energy_wh, self._last_at = 0.0, 0.0, 0.0
         self._flowing = model.powered and model.relay_closed
 
@@ -71,23 +77,25 @@ class MeterPhysics:
             if name in ("RELAY_CHANGED", "POWER_FAIL", "POWER_UP"):
                 self._integrate(event.at)
                 if name == "RELAY_CHANGED":
-                    self._flowing = bool(event.data.get("closed")) and self._supplied()
+                    self._flowing = bool(event.data.get("closed")) and self.supplied
                 else:
                     self._flowing = name == "POWER_UP" and self.model.relay_closed
 
-    def _supplied(self) -> bool:
+    @property
+    def supplied(self) -> bool:
+        """The AC source feeds the meter: output on and above the brown-out voltage."""
         return self._source_on and self._voltage >= BROWN_OUT_V
 
     def set_source(
         self, *, at: float, on: bool | None = None, voltage: float | None = None
     ) -> None:
         self._integrate(at)
-        was = self._supplied()
+        was = self.supplied
         if on is not None:
             self._source_on = on
         if voltage is not None:
             self._voltage = voltage
-        now = self._supplied()
+        now = self.supplied
         if was and not now:
             self._publish(self.model.power_off(at))
         elif now and not was:
@@ -95,7 +103,7 @@ class MeterPhysics:
 
     def load_voltage(self, at: float) -> float:
         closed = self.model.powered and self.model.relay_closed
-        return self._voltage if self._supplied() and closed else 0.0
+        return self._voltage if self.supplied and closed else 0.0
 
     def set_load_power(self, watts: float, at: float) -> None:
         self._integrate(at)
@@ -140,7 +148,14 @@ class SimBench:
         channels: int = 16,
         speed: float = 1.0,
         load_w: float = 0.0,
+        options: MeterOptions | None = None,
     ) -> None:
+        self.options = options or MeterOptions()
+        if self.options.real_time and speed != 1.0:
+            raise ConfigError(
+                f"speed {speed:g}: a real-time meter's clock runs at 1.0 "
+                "(drop --speed / simulator.speed, or --real-time / simulator.real_time)"
+            )
         self.model = model
         self.lock = threading.RLock()
         self.clock = SimClock(speed)
@@ -150,8 +165,12 @@ class SimBench:
         timing = model.profile.keypad
         self._debounce = (timing.debounce_s, timing.min_press_s)
         self.decoder = KeypadDecoder(keymap, *self._debounce)
-        self.probe = ProbeServer(model, reset=self._factory_reset)
-        self.physics = MeterPhysics(model, self._publish)
+        self.probe = ProbeServer(model, reset=self._factory_reset, options=self.options)
+        supply_on = not self.options.supply_off_at_start
+        if not supply_on:
+            # An unpowered meter from the start: no POWER_FAIL to report, it never ran.
+            model.power_off(self.clock.now())
+        self.physics = MeterPhysics(model, self._publish, source_on=supply_on)
         self.ac_source = AcSource(self.physics)
         self.dmm = Dmm(self.physics)
         self.load = ReferenceLoad(self.physics)
@@ -161,7 +180,8 @@ class SimBench:
         self._ticker = threading.Thread(target=self._tick_loop, name="sim-ticker", daemon=True)
         self._lines_out: list[str] = []
         with self.lock:
-            self.probe.power_up(self.clock.now())  # evseq 1 is POWER_UP, as after a real boot
+            if supply_on:  # evseq 1 is POWER_UP, as after a real boot
+                self.probe.power_up(self.clock.now())
             if load_w:
                 self.physics.set_load_power(load_w, self.clock.now())
 
@@ -251,7 +271,8 @@ class SimBench:
         self.physics.set_source(at=now, on=False)
 
     def _factory_reset(self, at: float) -> list:
-        """Test firmware's RESET STATE: back to the state the bench started with."""
+        """Test firmware's RESET STATE: back to the state the bench started with (the scope
+        is in docs/probe-protocol.md); supply, load and injected faults are left alone."""
         return self.model.factory_reset(at)
 
     def set_keypad_slowdown(self, factor: float) -> None:
@@ -263,6 +284,8 @@ class SimBench:
 
     def reboot(self) -> None:
         with self.lock:
+            if not self.physics.supplied:
+                return  # a meter without supply cannot restart
             now = self.clock.now()
             self._publish(self.model.power_off(now))
             self._publish(self.model.power_on(now))

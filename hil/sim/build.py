@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 from hil.errors import ConfigError
 from hil.meter.defects import Defect
 from hil.meter.model import MeterModel
-from hil.meter.profile_file import load_profile
-from hil.paths import PROFILES
-from hil.rig.config import KeypadWiring, RigConfig
+from hil.meter.profile_file import load_profile, profile_path
+from hil.rig.config import KeypadWiring, RigConfig, SimulatorSpec
 from hil.sim.bench import SimBench
 from hil.sim.keypad import KeyMap
+from hil.sim.options import EventsMode, MeterOptions
 
-
-def profile_path(name: str) -> Path:
-    path = Path(name)
-    if path.suffix in (".yaml", ".yml") and path.exists():
-        return path
-    candidate = PROFILES / f"{name}.yaml"
-    if not candidate.exists():
-        known = ", ".join(sorted(p.stem for p in (PROFILES).glob("*.yaml")))
-        raise ConfigError(f"timing profile {name!r} not found; known: {known}")
-    return candidate
+_T = TypeVar("_T")
 
 
 def parse_defect(name: str | None) -> frozenset[Defect]:
@@ -72,6 +64,29 @@ def build_model(
     )
 
 
+def meter_options(
+    spec: SimulatorSpec | None,
+    *,
+    real_time: bool | None = None,
+    credit_resolution_kwh: float | None = None,
+    supply_off_at_start: bool | None = None,
+    events: EventsMode | None = None,
+) -> MeterOptions:
+    """The rig file's simulator options, each overridden where a value is given (the
+    `hil sim` flags)."""
+    spec = spec or SimulatorSpec()
+    return MeterOptions(
+        real_time=_pick(real_time, spec.real_time),
+        credit_resolution_kwh=_pick(credit_resolution_kwh, spec.credit_resolution_kwh),
+        supply_off_at_start=_pick(supply_off_at_start, spec.supply_off_at_start),
+        events=_pick(events, spec.events),
+    )
+
+
+def _pick(given: _T | None, default: _T) -> _T:
+    return default if given is None else given
+
+
 def build_bench(
     rig: RigConfig,
     base: Path | None,
@@ -79,6 +94,7 @@ def build_bench(
     defect: str | None = None,
     profile: str | None = None,
     speed: float | None = None,
+    options: MeterOptions | None = None,
 ) -> SimBench:
     sim = rig.simulator
     model = build_model(
@@ -96,4 +112,5 @@ def build_bench(
         channels=board.channels if board else 16,
         speed=speed or (sim.speed if sim else 1.0),
         load_w=sim.load_w if sim else 0.0,
+        options=options or meter_options(sim),
     )

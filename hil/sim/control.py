@@ -18,7 +18,7 @@ HELP = (
     "state | fault probe|board silent 0|1 | fault probe|board drop|garble RATE | "
     "fault probe|board delay S | fault clear | stuck CH | unstick CH | reboot | power on|off | "
     "powerloss keys N [restore S] | powerloss processing [restore S] | slow-keypad FACTOR | "
-    "speed X | tamper | load WATTS"
+    "speed X (refused on a real-time meter) | tamper | load WATTS"
 )
 
 
@@ -77,7 +77,15 @@ class ControlServer:
             bench.set_keypad_slowdown(_number(args[0], float, "factor"))
             return ""
         if cmd == "speed" and len(args) == 1:
-            bench.clock.set_speed(_number(args[0], float, "speed"))
+            speed = _number(args[0], float, "speed")
+            if bench.options.real_time and speed != 1.0:
+                # A foreign meter's clock cannot be sped up: tests must wait in real time.
+                raise ControlError(
+                    "speed refused: real-time meter (--real-time), its clock runs at 1.0"
+                )
+            if not speed > 0:
+                raise ControlError("speed must be greater than 0")
+            bench.clock.set_speed(speed)
             return ""
         if cmd == "tamper":
             bench._publish(model.tamper(now))
@@ -117,10 +125,14 @@ class ControlServer:
         last = model.last_result
         return {
             "time": round(bench.clock.now(), 3),
+            "speed": bench.clock.speed,
+            "supply_on": bench.physics.supplied,
             "powered": model.powered,
             "credit_wh": model.credit_wh,
             "relay_closed": model.relay_closed,
             "relay_reason": model.relay_reason,
+            "power_limit_w": model.power_limit_w,
+            "tamper": model.tamper_active,
             "last_result": None if last is None else int(last.result),
             "tid_memory": list(model.tid_memory),
             "key": model.info(),
@@ -128,6 +140,12 @@ class ControlServer:
             if hasattr(bench.board, "channels")
             else [],
             "lost_presses": len(bench.decoder.lost),
+            "options": {
+                "real_time": bench.options.real_time,
+                "credit_resolution_kwh": bench.options.credit_resolution_kwh,
+                "supply_off_at_start": bench.options.supply_off_at_start,
+                "events": bench.options.events,
+            },
         }
 
 

@@ -424,7 +424,8 @@ class ReferenceLoad(ScpiInstrument):
         physics: BenchPhysics,
         *,
         idn: str = "HIL-SIM,REF-LOAD,SIM0003,1.0",
-        max_power_w: float = 10_000.0,
+        # A simulated load bank: up to what the sim rig files declare (capabilities.load_max_w).
+        max_power_w: float = 1_000_000.0,
     ) -> None:
         super().__init__(idn)
         self.physics = physics

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from hil.meter.results import TokenResult
 from hil.probe import protocol as p
+from hil.sim.options import MeterOptions
 
 if TYPE_CHECKING:
     from hil.meter.events import Event
@@ -36,8 +37,10 @@ class ProbeServer:
         *,
         reset: Callable[[float], list[Event]] | None = None,
         rtc_start: datetime | None = None,
+        options: MeterOptions | None = None,
     ) -> None:
         self.model = model
+        self.options = options or MeterOptions()
         self._reset = reset
         self._events: deque[str] = deque(maxlen=EVENT_MEMORY)
         self._evseq = 0
@@ -62,6 +65,8 @@ class ProbeServer:
                 continue
             if name == "TOKEN_RESULT" and event.data.get("result") != TokenResult.NOT_READY:
                 self._tokens_done += 1
+            if not self.options.pushes(name):
+                continue  # a meter that leaves this event out: no line, no evseq, no replay
             lines += self._emit(name, event.at, self._fields(name, event.data))
         return lines
 
@@ -78,9 +83,9 @@ class ProbeServer:
         if name == "KEY":
             return {"key": data.get("key", "")}
         if name == "CREDIT_CHANGED":
-            fields: dict[str, object] = {"credit_kwh": _kwh(self.model.credit_wh)}
+            fields: dict[str, object] = {"credit_kwh": self._kwh(self.model.credit_wh)}
             if "delta_wh" in data:
-                fields["delta_kwh"] = _kwh(data["delta_wh"])
+                fields["delta_kwh"] = self._kwh(data["delta_wh"])
             return fields
         if name == "RELAY_CHANGED":
             return self._relay_fields()
@@ -124,7 +129,7 @@ class ProbeServer:
                 "n": self._tokens_done,
             }
         outcome = self.model.last_result
-        if outcome is None:
+        if outcome is None:  # before any token, or after RESET STATE (n goes on counting)
             return {
                 "code": 0,
                 "name": "None",
@@ -132,7 +137,7 @@ class ProbeServer:
                 "class": "",
                 "subclass": "",
                 "amount": "",
-                "n": 0,
+                "n": self._tokens_done,
             }
         token = outcome.token
         amount = getattr(token, "amount", getattr(token, "watts", ""))
@@ -177,7 +182,7 @@ class ProbeServer:
         if r.command == "GET" and words:
             what = words[0]
             if what == "CREDIT":
-                return ok({"credit_kwh": _kwh(self.model.credit_wh)})
+                return ok({"credit_kwh": self._kwh(self.model.credit_wh)})
             if what == "RELAY":
                 return ok(self._relay_fields())
             if what == "TOKEN_RESULT":
@@ -243,7 +248,11 @@ class ProbeServer:
             "ea": info["ea"],
             "dkga": info["dkga"],
             "tid_mem_depth": info["tid_memory_depth"],
+            "credit_resolution_kwh": self.options.resolution_text(),
         }
+
+    def _kwh(self, wh: float) -> str:
+        return self.options.kwh_text(wh)
 
     def _events_since(self, seq: int, since: int) -> list[str]:
         held = list(self._events)
@@ -260,7 +269,3 @@ def _int(text: str, what: str) -> int:
     if not text.isdigit():
         raise _ArgError(f"{what} must be a number")
     return int(text)
-
-
-def _kwh(wh: float) -> str:
-    return f"{wh / 1000:.3f}"

@@ -24,6 +24,8 @@ def decode_amount(field: int) -> int:
 
 def encode_amount(units: int) -> int:
     """Smallest-exponent field whose value is >= ``units`` (rounded up)."""
+    if type(units) is int and 0 <= units <= _MANTISSA_MAX:
+        return units  # exponent 0, the common case: the field is the value
     if not isinstance(units, int) or isinstance(units, bool):
         raise FieldError(f"amount {units!r} must be a whole number of units")
     if not 0 <= units <= AMOUNT_MAX:

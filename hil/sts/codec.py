@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hil.sts.crc import crc_field
-from hil.sts.digits import extract_class, insert_class, parse_token, to_digits
+from hil.sts.digits import extract_class, parse_token
 from hil.sts.errors import CrcError, KeyExpiredError, MfrCodeError
 from hil.sts.keys import DecoderKey
 from hil.sts.tokens import MeterTestToken, TidToken, Token, decode_payload
 
 _MASK44 = (1 << 44) - 1
+_KEEP = ((1 << 64) - 1) & ~(3 << 27)  # block bits that stay in place (not 27, 28)
 
 
 def data_block(token: Token) -> int:
@@ -35,12 +36,15 @@ def check_not_expired(token: Token, ken: int) -> None:
 def encode(token: Token, key: DecoderKey | None, ken: int = 255) -> str:
     """The 20-digit token. Class 1 tokens are not encrypted and need no key."""
     check_not_expired(token, ken)
-    block = data_block(token)
-    if token.token_class != 1:
+    token_class = token.token_class
+    body = token.subclass << 44 | token.payload()
+    block = body << 16 | crc_field(token_class, body)
+    if token_class != 1:
         if key is None:
             raise ValueError(f"{token.title} tokens are encrypted: a decoder key is required")
         block = key.encrypt_block(block)
-    return to_digits(insert_class(block, token.token_class))
+    # insert_class and to_digits, inlined: one call less per token on the hot path.
+    return f"{(block >> 27 & 3) << 64 | block & _KEEP | token_class << 27:020d}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,6 @@ only public descriptions and have no vectors: they are marked unverified in the 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 from Crypto.Cipher import DES, DES3
@@ -66,16 +65,25 @@ def _lv(text: str) -> bytes:
     return bytes([len(text)]) + text.encode("ascii")
 
 
-def dkga04_message(pan: MeterPan, info: KeyInfo) -> bytes:
+def dkga04_message_parts(info: KeyInfo) -> tuple[bytes, bytes]:
+    """DKGA04's message around LV(MeterPAN): everything before it and after it.
+
+    Split so that hil.sts.batch hashes many meters under one key identity with the same
+    bytes as the scalar path.
+    """
     label = b"\x04" + _lv("04") + _lv(f"{info.base_year % 100:02d}") + _lv(f"{info.ea:02d}")
     label += _lv(f"{info.ti:02d}")
     context = b"\x04" + _lv(f"{info.sgc:06d}") + _lv(str(info.kt)) + _lv(str(info.krn))
-    context += _lv(pan.digits)
-    return label + b"\x00" + context + KEY_BITS[info.ea].to_bytes(4, "big")
+    return label + b"\x00" + context, KEY_BITS[info.ea].to_bytes(4, "big")
+
+
+def dkga04_message(pan: MeterPan, info: KeyInfo) -> bytes:
+    head, tail = dkga04_message_parts(info)
+    return head + _lv(pan.digits) + tail
 
 
 def dkga04(vending_key: bytes, pan: MeterPan, info: KeyInfo) -> bytes:
-    digest = hmac.new(vending_key, dkga04_message(pan, info), hashlib.sha256).digest()
+    digest = hmac.digest(vending_key, dkga04_message(pan, info), "sha256")
     return digest[: KEY_BITS[info.ea] // 8]
 
 
@@ -83,8 +91,8 @@ _VK_BYTES = {1: (8,), 2: (8,), 3: (16,), 4: (20,)}
 _ALGORITHMS = {1: dkga01, 2: dkga02, 3: dkga03, 4: dkga04}
 
 
-def derive_decoder_key(vending_key: bytes, pan: MeterPan, info: KeyInfo) -> bytes:
-    """Decoder key for a meter and key identity, by the key's DKGA."""
+def check_derivation(vending_key: bytes, info: KeyInfo) -> None:
+    """Refuse a vending key of the wrong size for the DKGA, or a DKGA that cannot make the key."""
     if len(vending_key) not in _VK_BYTES[info.dkga]:
         want = _VK_BYTES[info.dkga][0]
         raise FieldError(
@@ -93,4 +101,9 @@ def derive_decoder_key(vending_key: bytes, pan: MeterPan, info: KeyInfo) -> byte
         )
     if info.dkga != 4 and info.ea == 11:
         raise UnsupportedError(f"DKGA{info.dkga:02d} makes 64-bit keys; EA11 needs DKGA04")
+
+
+def derive_decoder_key(vending_key: bytes, pan: MeterPan, info: KeyInfo) -> bytes:
+    """Decoder key for a meter and key identity, by the key's DKGA."""
+    check_derivation(vending_key, info)
     return _ALGORITHMS[info.dkga](vending_key, pan, info)

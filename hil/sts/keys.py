@@ -104,7 +104,8 @@ class _Des:
 class DecoderKey:
     """A decoder key with its cipher expanded once. The value is secret: no repr, no str."""
 
-    __slots__ = ("_value", "decrypt_block", "ea", "encrypt_block")
+    # __weakref__: hil.sts.batch caches its numpy cipher state per key without a cycle.
+    __slots__ = ("__weakref__", "_value", "decrypt_block", "ea", "encrypt_block", "sta_tables")
 
     def __init__(self, value: bytes, ea: int, sta_tables: StaTables = SAMPLE_TABLES) -> None:
         bits = KEY_BITS.get(ea)
@@ -116,6 +117,7 @@ class DecoderKey:
             )
         self._value = bytes(value)
         self.ea = ea
+        self.sta_tables = sta_tables  # used by EA07 only; kept so batch ciphers match
         cipher = Ea07(value, sta_tables) if ea == 7 else _Des(value) if ea == 9 else Misty1(value)
         self.encrypt_block = cipher.encrypt_block
         self.decrypt_block = cipher.decrypt_block

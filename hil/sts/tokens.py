@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
-from hil.sts.amount import check_amount, decode_amount, encode_amount
+from hil.sts.amount import AMOUNT_MAX, check_amount, decode_amount, encode_amount
 from hil.sts.errors import FieldError, UnsupportedError
 from hil.sts.tid import TID_MAX
 
@@ -72,6 +72,20 @@ class CreditToken(TidToken):
     kind: int = 0  # the subclass: 0 electricity, 1 water, 2 gas, 3 time
 
     def __post_init__(self) -> None:
+        tid, rnd, amount, kind = self.tid, self.rnd, self.amount, self.kind
+        # Fast path for the common, valid token (the hot path of vending); the checks
+        # below decide every other case and give the messages.
+        if (
+            type(tid) is int
+            and 0 <= tid <= TID_MAX
+            and type(rnd) is int
+            and 0 <= rnd <= 15
+            and type(amount) is int
+            and 0 <= amount <= AMOUNT_MAX
+            and type(kind) is int
+            and 0 <= kind <= 3
+        ):
+            return
         TidToken.__post_init__(self)
         if self.kind in CURRENCY_SUBCLASSES:
             raise UnsupportedError(

@@ -88,7 +88,8 @@ def test_encode_then_decode_credit(run):
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["amount"] == "25.6 kWh" and data["tid"] == 5433750  # minutes since 2014-01-01
+    assert data["amount"] == 25.6 and data["unit"] == "kWh"
+    assert data["tid"] == 5433750  # minutes since 2014-01-01
     decoded = run("token", "decode", data["token"], "--json")
     assert json.loads(decoded.stdout)["tid"] == 5433750
     assert "test material" in decoded.stderr

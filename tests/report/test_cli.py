@@ -45,7 +45,7 @@ def test_report_merges_into_out_and_takes_a_lab_map(run, tmp_path):
     out = tmp_path / "merged"
     result = run("report", tmp_path / "a", tmp_path / "b", "--out", out, "--lab-map", lab)
     assert result.exit_code == 0, result.output
-    assert "PASS (PARTIAL RUN)" in result.output and "warning: b/journal.jsonl" in result.output
+    assert "verdict INCOMPLETE" in result.output and "warning: b/journal.jsonl" in result.output
     record = json.loads((out / "record.json").read_text())
     assert len(record["rigs"]) == 2 and record["lab_map"]
     assert "LAB-7" in (out / "report.html").read_text()
@@ -80,7 +80,7 @@ def test_diff_prints_and_writes_json_and_exits_zero(run, tmp_path):
         "diff", tmp_path / "a" / "record.json", tmp_path / "b", "--json", tmp_path / "d.json"
     )
     assert result.exit_code == 0, result.output
-    assert "Overall verdict: PASS -> FAIL" in result.output
+    assert "Overall verdict: PASS (subset: 4 of 24 requirements) -> FAIL" in result.output
     assert "New failures (2):" in result.output
     data = json.loads((tmp_path / "d.json").read_text())
     assert {c["name"] for c in data["new_failures"]} == {

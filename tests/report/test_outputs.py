@@ -57,7 +57,7 @@ def test_html_is_self_contained_with_header_matrix_and_plot():
 def test_partial_run_is_marked_in_the_html():
     html = render_html(build_record(S.passing_run(end=False)))
     assert "PARTIAL RUN" in html and 'role="alert"' in html
-    assert "<title>PASS (PARTIAL)" in html
+    assert "<title>INCOMPLETE (PARTIAL RUN)" in html
 
 
 def test_html_escapes_everything_from_the_journal():

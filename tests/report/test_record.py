@@ -6,18 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from hil.conformance import steps
 from hil.conformance.catalogue import load_catalogue
 from hil.report import record as record_module
 from hil.report.record import (
-    CREDIT_TOLERANCE_KWH,
     ReportError,
     RunRecord,
     build_record,
     load_record,
     load_run,
     load_runs,
-    requirement_verdict,
     scrub,
     split_nodeid,
     stats,
@@ -96,10 +93,6 @@ def test_steps_keep_evidence_and_flag_mismatching_columns():
     assert second.at is not None and second.elapsed_s == 0.65
 
 
-def test_credit_tolerance_is_the_suites_tolerance():
-    assert CREDIT_TOLERANCE_KWH == steps.CREDIT_TOLERANCE_KWH
-
-
 def test_failure_wins_over_error_and_error_over_pass():
     assert build_record(S.failing_run()).verdict == "fail"
     errored = [e for e in S.failing_run() if "replayed" not in e.get("nodeid", "")]
@@ -109,11 +102,20 @@ def test_failure_wins_over_error_and_error_over_pass():
 
 
 def test_requirement_matrix_rules():
-    assert requirement_verdict([]) == "not_covered"
-    assert requirement_verdict(["skip", "skip"]) == "not_covered"
-    assert requirement_verdict(["pass", "skip"]) == "pass"
-    assert requirement_verdict(["pass", "error"]) == "error"
-    assert requirement_verdict(["error", "fail", "pass"]) == "fail"
+    from hil.conformance.outcome import Judged, requirement_outcome
+
+    def rv(verdicts):
+        return requirement_outcome(Judged(v) for v in verdicts)
+
+    assert rv([]) == "not_covered"
+    assert rv(["skip", "skip"]) == "not_covered"
+    assert rv(["pass", "skip"]) == "pass"
+    assert rv(["pass", "error"]) == "error"
+    assert rv(["error", "fail", "pass"]) == "fail"
+    # a test that failed another requirement's check does not fail this one
+    other = Judged("fail", ("pass",), True)
+    assert requirement_outcome([other]) == "not_run"
+    assert requirement_outcome([Judged("fail", ("fail",), True)]) == "fail"
 
     record = build_record(S.failing_run())
     assert row(record, "TID-USED").verdict == "fail"
@@ -155,7 +157,7 @@ def test_journal_without_run_end_is_partial(tmp_path):
     path = S.write_journal(tmp_path / "journal.jsonl", S.passing_run(end=False))
     record = load_run(tmp_path)
     assert record.partial and record.run.partial and record.run.exit_status is None
-    assert record.verdict == "pass"  # judged on what finished, and marked partial
+    assert record.verdict == "incomplete"  # never a PASS for a run that did not finish
     assert record.run.end is not None  # the last event written
     assert any("no run_end" in w for w in record.warnings)
     assert path.exists()
@@ -170,7 +172,7 @@ def test_half_written_last_line_is_skipped_and_counted(tmp_path):
     record = load_run(tmp_path)
     assert record.counts.total == 4 and record.partial
     assert record.run.sources[0].unreadable_lines == 1
-    assert any("1 unreadable line" in w for w in record.warnings)
+    assert any("last line was half-written" in w for w in record.warnings)
 
 
 def test_run_with_no_test_is_an_error():
@@ -179,12 +181,12 @@ def test_run_with_no_test_is_an_error():
     assert record.counts.total == 0 and record.timing.tests.count == 0
 
 
-def test_interrupted_pytest_run_is_an_error_but_robot_counts_are_not():
+def test_interrupted_pytest_run_is_incomplete_but_robot_counts_are_not():
     events = S.passing_run()
-    events[-1] = S.run_end(8, 2)
+    events[-1] = S.run_end(8, 2)  # pytest's exit status 2: interrupted
     record = build_record(events)
-    assert record.verdict == "error"
-    assert "exit status 2" in record.verdict_reasons[0]
+    assert record.verdict == "incomplete"
+    assert "interrupted" in record.verdict_reasons[0]
     robot = S.passing_run()
     for event in robot:
         if event["event"] == "test":

@@ -27,7 +27,7 @@ def hil(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
 def test_rig_check_passes_on_the_simulated_rig():
     out = hil("rig", "check", str(RIGS / "sim.yaml"))
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "19 of 19 checks passed" in out.stdout
+    assert "21 of 21 checks passed" in out.stdout
     assert "registered by the meter" in out.stdout
 
 
@@ -59,7 +59,7 @@ def hand_started_sim():
 def test_rig_check_passes_against_a_hand_started_simulator(hand_started_sim):
     out = hil("rig", "check", str(RIGS / "external-sim.yaml"))
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "19 of 19 checks passed" in out.stdout
+    assert "21 of 21 checks passed" in out.stdout
 
 
 def test_rig_check_reports_a_silent_probe_as_a_failed_check(tmp_path):

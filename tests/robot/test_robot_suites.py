@@ -289,21 +289,24 @@ def _case(status, message="", tags=(), setup=None):
 
 
 @pytest.mark.parametrize(
-    ("test", "expected"),
+    ("test", "judged", "expected"),
     [
-        (_case("PASS"), ("pass", "call")),
-        (_case("FAIL", "the meter answered Accept"), ("fail", "call")),
-        (_case("FAIL", "BENCH FAULT: probe", ["bench-fault"]), ("error", "call")),
-        (_case("FAIL", "HARNESS ERROR: rig", ["harness-error"]), ("error", "call")),
-        (_case("FAIL", "Setup failed:\nx", setup="FAIL"), ("error", "setup")),
-        (_case("FAIL", "Parent suite setup failed:\nx"), ("error", "setup")),
-        (_case("FAIL", "Teardown failed:\nx"), ("error", "teardown")),
-        (_case("SKIP", "rig sim lacks feature x"), ("skip", "call")),
-        (_case("NOT RUN"), ("skip", "call")),
+        (_case("PASS"), None, ("pass", "call")),
+        # only a failed check of the meter, as the library judged it, is a fail
+        (_case("FAIL", "the meter answered Accept"), "fail", ("fail", "call")),
+        # a failure the library did not judge (a BuiltIn keyword, a typo) is an error
+        (_case("FAIL", "Keyword 'Nope' not found"), None, ("error", "call")),
+        (_case("FAIL", "BENCH FAULT: probe", ["bench-fault"]), "error", ("error", "call")),
+        (_case("FAIL", "HARNESS ERROR: rig", ["harness-error"]), "error", ("error", "call")),
+        (_case("FAIL", "Setup failed:\nx", setup="FAIL"), "fail", ("error", "setup")),
+        (_case("FAIL", "Parent suite setup failed:\nx"), None, ("error", "setup")),
+        (_case("FAIL", "Teardown failed:\nx"), "fail", ("error", "teardown")),
+        (_case("SKIP", "rig sim lacks feature x"), None, ("skip", "call")),
+        (_case("NOT RUN"), None, ("not_run", "call")),
     ],
 )
-def test_verdicts(test, expected):
-    assert verdict_and_phase(test) == expected
+def test_verdicts(test, judged, expected):
+    assert verdict_and_phase(test, judged) == expected
 
 
 def test_journal_path_takes_the_process_id(tmp_path):

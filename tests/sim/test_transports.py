@@ -313,6 +313,7 @@ def test_tcp_send_reaches_every_client() -> None:
 
 
 def test_close_is_prompt_with_clients_connected_and_idempotent() -> None:
+    others = set(threading.enumerate())  # another test's bench may still be winding down
     pty = PtyEndpoint(echo_upper)
     tcp = TcpEndpoint(lambda: echo_upper)
     port = serial.Serial(pty.path, timeout=READ_TIMEOUT_S)
@@ -326,7 +327,8 @@ def test_close_is_prompt_with_clients_connected_and_idempotent() -> None:
         tcp.close()
         assert pty.closed and tcp.closed
         assert conn.recv(1) == b""  # server side hung up
-        assert not any(t.name.startswith("sim-") for t in threading.enumerate())
+        ours = set(threading.enumerate()) - others
+        assert not any(t.name.startswith("sim-") for t in ours)
     finally:
         port.close()
         conn.close()

@@ -2,8 +2,6 @@
 
 import pytest
 
-from hil.conformance.steps import check_state, inject
-
 CASES = {
     "wrong-vending-key": lambda t: t.wrong_vending_key(),
     "wrong-meter": lambda t: t.wrong_meter(),
@@ -17,6 +15,6 @@ CASES = {
 
 @pytest.mark.clause("AUTH-CRC")
 @pytest.mark.parametrize("make", list(CASES.values()), ids=list(CASES))
-def test_token_that_does_not_authenticate_is_refused(rig, tokens, oracle, evidence, make):
-    inject(rig, oracle, evidence, make(tokens))
-    check_state(rig, oracle, evidence)
+def test_token_that_does_not_authenticate_is_refused(session, make):
+    session.inject(make(session.tokens))
+    session.check_state()

@@ -2,8 +2,6 @@
 
 import pytest
 
-from hil.conformance.steps import check_state, inject
-
 # (units of 0.1 kWh, why): each side of every exponent boundary of the amount field.
 BOUNDARIES = [
     (1, "smallest amount"),
@@ -19,21 +17,21 @@ BOUNDARIES = [
 
 @pytest.mark.clause("CREDIT-ACCEPT", "CREDIT-FUNCTION")
 @pytest.mark.parametrize("kind", [0, 1, 2, 3], ids=["electricity", "water", "gas", "time"])
-def test_credit_for_each_register(rig, tokens, oracle, evidence, kind):
+def test_credit_for_each_register(session, kind):
     """Supported registers accept credit; the others answer Function."""
-    inject(rig, oracle, evidence, tokens.credit(100, kind=kind))
+    session.inject(session.tokens.credit(100, kind=kind))
 
 
 @pytest.mark.clause("AMOUNT-ENCODING", "CREDIT-ACCEPT")
 @pytest.mark.parametrize(("units", "why"), BOUNDARIES, ids=[str(u) for u, _ in BOUNDARIES])
-def test_amount_boundary(rig, tokens, oracle, evidence, units, why, bulk):
-    inject(rig, oracle, evidence, tokens.credit(units), via=bulk)
-    check_state(rig, oracle, evidence, f"after {units / 10:g} kWh ({why})")
+def test_amount_boundary(session, units, why, bulk):
+    session.inject(session.tokens.credit(units), via=bulk)
+    session.check_state(f"after {units / 10:g} kWh ({why})")
 
 
 @pytest.mark.clause("CREDIT-OVERFLOW")
-def test_credit_overflow_is_refused(rig, tokens, oracle, evidence, bulk):
-    inject(rig, oracle, evidence, tokens.credit(1818624), via=bulk)
+def test_credit_overflow_is_refused(session, bulk):
+    session.inject(session.tokens.credit(1818624), via=bulk)
     # The register holds 999 999.9 kWh: the largest token amount cannot fit on top.
-    inject(rig, oracle, evidence, tokens.credit(18201624), via=bulk)
-    check_state(rig, oracle, evidence)
+    session.inject(session.tokens.credit(18201624), via=bulk)
+    session.check_state()

@@ -76,8 +76,10 @@ class KeypadDriver:
     def keys(self) -> frozenset[str]:
         return frozenset(self.keymap)
 
-    def press(self, key: str, *, position: int | None = None, of: int | None = None) -> None:
+    def press(self, key: str, *, position: int | None = None, of: int | None = None) -> float:
         """Press and release one key; with `verify`, wait for the meter to confirm it.
+        Returns when the meter registered the key: the clock reading at its confirmation
+        with `verify`, else at the release (where a keypad scanner registers a key).
 
         `position` and `of` only label messages and the `on_press` call (0-based index and
         length of the sequence being typed).
@@ -93,11 +95,13 @@ class KeypadDriver:
                 "retried (re-typing a token is a replay): check the key map, the keypad "
                 "wiring and the press/release timings"
             )
+        registered = self._clock() if self.verify is not None else released
         if self.on_press is not None:
             self.on_press(key, position)
         rest = released + self.release_s - self._clock()
         if rest > 0:
             self._sleep(rest)
+        return registered
 
     def type_keys(self, keys: Iterable[str]) -> None:
         """Press `keys` in order (any keys, any length: for entry, editing and negative tests).

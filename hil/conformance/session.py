@@ -1,0 +1,399 @@
+"""A conformance session: one test's bench, conforming model, evidence and tokens together.
+
+Every bench action (enter a token, set the load, cycle the supply, tamper, let time pass,
+change the key) acts on the bench and on the oracle alike and records evidence, so no test
+keeps the two in step by hand; every judgement is a ``Check`` carrying the requirement it
+judges, made once, here. The pytest plugin gives a test its session as a fixture; the
+Robot keywords are thin wrappers over the same methods.
+
+Waits come from physics and what the rig declares it can do (``capabilities`` in the rig
+file): credit runs out after energy / power, with the meter's allowed metering error and a
+margin, never on a simulator's clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+
+from hil.conformance.checks import Check, CreditRule
+from hil.conformance.evidence import Evidence
+from hil.conformance.factory import Case, TokenFactory
+from hil.conformance.oracle import Expectation, Oracle
+from hil.errors import ReplyTimeout
+from hil.meter.results import TokenResult
+from hil.rig.rig import Rig, TokenOutcome
+from hil.sts.keys import KeyInfo
+
+# The requirement a token's expected result speaks for, where the test covers it.
+RESULT_REQUIREMENT = {
+    TokenResult.USED: "TID-USED",
+    TokenResult.OLD: "TID-OLD",
+    TokenResult.CRC: "AUTH-CRC",
+    TokenResult.KEY_EXPIRED: "KEY-EXPIRY",
+    TokenResult.DDTK: "KEY-DDTK",
+    TokenResult.FUNCTION: "CREDIT-FUNCTION",
+    TokenResult.OVERFLOW: "CREDIT-OVERFLOW",
+    TokenResult.LOCKOUT: "LOCKOUT",
+    TokenResult.MFR_CODE: "CLASS1-TEST",
+    TokenResult.KCT1: "KCT-SET",
+    TokenResult.KCT2: "KCT-SET",
+}
+TIMING_MARGIN_S = 3.0  # probe round trips, polling and the meter's own tick
+RELAY_POLL_S = 0.5
+
+
+class KeyRing:
+    """The token factories of a meter whose key may change: ``current`` (the key the meter
+    holds), ``previous`` (before the last completed change) and ``pending`` (a set entered
+    in part). TIDs keep rising across all of them."""
+
+    def __init__(self, base: TokenFactory) -> None:
+        self.base = self.current = base
+        self.previous: TokenFactory | None = None
+        self.pending: TokenFactory | None = None
+        self._pending_set: set[str] = set()
+
+    def reset(self) -> None:
+        """The meter is back on the rig file's key (RESET STATE)."""
+        self.current, self.previous, self.pending = self.base, None, None
+        self._pending_set = set()
+
+    def key_change(
+        self,
+        new: KeyInfo,
+        *,
+        order: Sequence[int] | None = None,
+        rollover: bool = False,
+    ) -> list[Case]:
+        """The set changing the meter's key to ``new``, under the current key."""
+        cases = self.current.key_change(new, order=tuple(order) if order else None,
+                                        rollover=rollover)  # fmt: skip
+        # After a rollover TIDs count from the new base date (a low TID is valid there).
+        self.pending = self.current.with_key(new, tid_start=1000 if rollover else None)
+        self._pending_set = {c.digits for c in cases}
+        return cases
+
+    def observed(self, digits: str, result: TokenResult) -> None:
+        """The meter completed a pending set: new tokens use the new key from now on."""
+        if result is TokenResult.KCT2 and digits in self._pending_set and self.pending:
+            self.previous, self.current = self.current, self.pending
+            self._pending_set = set()
+
+    @property
+    def cursor(self) -> int:
+        factories = [self.base, self.current, self.previous, self.pending]
+        return max(f.cursor for f in factories if f is not None)
+
+
+class ConformanceSession:
+    def __init__(
+        self,
+        rig: Rig,
+        keys: KeyRing | TokenFactory,
+        evidence: Evidence | None = None,
+        requirements: Sequence[str] = (),
+    ) -> None:
+        self.rig = rig
+        self.keys = keys if isinstance(keys, KeyRing) else KeyRing(keys)
+        self.evidence = evidence if evidence is not None else Evidence()
+        self.requirements = list(requirements)
+        self.credit = CreditRule(rig.credit_resolution_kwh)
+        self._oracle: Oracle | None = None
+        self._load_w = 0.0
+        self._load_since = time.monotonic()
+
+    # -- parts ---------------------------------------------------------------------------
+    @property
+    def tokens(self) -> TokenFactory:
+        """Tokens under the key the meter holds now."""
+        return self.keys.current
+
+    @property
+    def oracle(self) -> Oracle:
+        """A conforming model, started from the state the meter reports at first use."""
+        if self._oracle is None:
+            rig = self.rig
+            self._oracle = Oracle.start(
+                rig.meter.meter_pan,
+                self.tokens.info,
+                self.tokens.key,
+                rig.profile,
+                credit_wh=round(rig.read_credit() * 1000),
+                tid_memory=rig.read_tid_memory(),
+                clock=rig.now,
+                sta_tables=rig.meter.tables(rig.base),
+                load_w=self._load_w,
+            )
+        return self._oracle
+
+    def requirement(self, result: TokenResult | None = None, given: str | None = None) -> str:
+        """The requirement a check judges: as given, else the one the expected result speaks
+        for if the test covers it, else the test's first."""
+        if given:
+            return given
+        candidate = RESULT_REQUIREMENT.get(result) if result is not None else None
+        if candidate and candidate in self.requirements:
+            return candidate
+        return self.requirements[0] if self.requirements else "UNATTRIBUTED"
+
+    # -- judging ---------------------------------------------------------------------------
+    def check(
+        self,
+        requirement: str | None,
+        what: str,
+        *,
+        expected: object,
+        observed: object,
+        ok: bool,
+        tolerance: str = "",
+        message: str = "",
+    ) -> None:
+        """Record one judgement of the meter; a failed one fails the test here."""
+        check = Check(self.requirement(None, requirement), what, str(expected), str(observed),
+                      tolerance, "pass" if ok else "fail")  # fmt: skip
+        self.evidence.judge([check], message)
+
+    def note(self, text: str) -> None:
+        self.evidence.note(text)
+
+    def _slack_kwh(self, seconds: float) -> float:
+        """Energy the meter may have used, by its clock against ours, while a load was on."""
+        if not self._load_w:
+            return 0.0
+        error = self.rig.config.capabilities.metering_error_pct / 100
+        return self._load_w * (TIMING_MARGIN_S + seconds * (1 + error)) / 3.6e6
+
+    # -- bench actions -----------------------------------------------------------------------
+    def inject(
+        self,
+        case: Case,
+        *,
+        via: str | None = None,
+        check_relay: bool = True,
+        requirement: str | None = None,
+    ) -> TokenOutcome:
+        """Enter ``case`` once; check result, credit change and relay against the oracle."""
+        rig, oracle = self.rig, self.oracle
+        before = rig.read_credit()
+        start = time.monotonic()
+        observed = rig.enter_token(case.digits, via=via)
+        # Asked when the result arrives: the meter decided at the end of entry, not its start.
+        expected: Expectation = oracle.expect(case.digits)
+        after = rig.read_credit()
+        relay_closed, _reason = rig.read_relay()
+        self.keys.observed(case.digits, observed.result)
+        delta = after - before
+        slack = self._slack_kwh(time.monotonic() - start)
+        rid = self.requirement(expected.result, requirement)
+        relay = "closed" if relay_closed else "open"
+        want_relay = "closed" if expected.relay_closed else "open"
+        checks = [
+            Check(rid, f"{case.label}: token result", expected.result.label,
+                  observed.result.label, "", _ok(observed.result == expected.result)),
+            Check(rid, f"{case.label}: credit change (kWh)",
+                  f"{expected.credit_delta_wh / 1000:+.3f}", f"{delta:+.3f}",
+                  self.credit.describe(slack),
+                  _ok(self.credit.change_ok(expected.credit_delta_wh / 1000, delta, slack))),
+        ]  # fmt: skip
+        if check_relay:
+            checks.append(Check(rid, f"{case.label}: load relay", want_relay, relay, "",
+                                _ok(relay == want_relay)))  # fmt: skip
+        problems = [c for c in checks if not c.passed]
+        parts = {"token result": "result", "credit change (kWh)": "credit", "load relay": "relay"}
+        differ = [parts[c.what.rsplit(": ", 1)[1]] for c in problems]
+        self.evidence.record(case, expected, observed, delta, relay_closed, ok=not problems,
+                             credit_kwh=after, mismatches=differ)  # fmt: skip
+        message = ""
+        if problems:
+            said = {"token result": f"answered {observed.result.label} (code "
+                                    f"{int(observed.result)})",
+                    "credit change (kWh)": f"changed credit by {delta:+.3f} kWh",
+                    "load relay": f"left the relay {relay}"}  # fmt: skip
+            parts = [said[c.what.rsplit(": ", 1)[1]] for c in problems]
+            message = (f"{case.label}: the meter {', '.join(parts)}; a conforming meter: "
+                       f"{expected.describe()} ({expected.detail or 'IEC 62055-41'})")  # fmt: skip
+        self.evidence.judge(checks, message)
+        return observed
+
+    def check_state(self, what: str = "state", requirement: str | None = None) -> None:
+        """Credit, relay and TID memory against the oracle (after tokens or time passing)."""
+        rig, oracle = self.rig, self.oracle
+        oracle.advance()
+        model = oracle.model
+        credit = rig.read_credit()
+        relay_closed, reason = rig.read_relay()
+        tids = rig.read_tid_memory()
+        slack = self._slack_kwh(0.0)
+        rid = self.requirement(None, requirement)
+        relay = f"{'closed' if relay_closed else 'open'} ({reason or 'no reason'})"
+        want = (f"{'closed' if model.relay_closed else 'open'} "
+                f"({model.relay_reason or 'no reason'})")  # fmt: skip
+        checks = [
+            Check(rid, f"{what}: credit (kWh)", f"{model.credit_wh / 1000:.3f}", f"{credit:.3f}",
+                  self.credit.describe(slack),
+                  _ok(self.credit.reading_ok(model.credit_wh / 1000, credit, slack))),
+            Check(rid, f"{what}: load relay", want, relay, "",
+                  _ok(relay_closed == model.relay_closed)),
+            Check(rid, f"{what}: TID memory", _tids(model.tid_memory),
+                  _tids(tids) + _first_diff(tids, model.tid_memory), "",
+                  _ok(tids == model.tid_memory)),
+        ]  # fmt: skip
+        failed = [c for c in checks if not c.passed]
+        self.note(
+            f"{what}: credit {credit:.3f} kWh, relay {'closed' if relay_closed else 'open'},"
+            f" {len(tids)} TIDs in memory" + (" - MISMATCH" if failed else "")
+        )
+        detail = "; ".join(f"{c.what.split(': ', 1)[1]} {c.observed} (expected {c.expected})"
+                           for c in failed)  # fmt: skip
+        self.evidence.judge(checks, f"{what}: the meter shows {detail}" if failed else "")
+
+    def set_load(self, watts: float) -> None:
+        """The load on the meter's output, on the bench and in the oracle."""
+        oracle = self.oracle
+        self.rig.mark()
+        self.rig.set_load(watts)
+        oracle.set_load(watts)
+        self._load_w, self._load_since = float(watts), time.monotonic()
+        self.note(f"load set to {watts:g} W")
+
+    def power_cycle(self, off_s: float = 0.5) -> None:
+        oracle = self.oracle
+        self.rig.power_cycle(off_s=off_s)
+        oracle.power_cycle()
+        self.note(f"supply cycled ({off_s:g} s off)")
+
+    def tamper(self) -> None:
+        """Trip the meter's tamper detection (the simulator's fault port: a bench has no
+        standard way to open a meter's case)."""
+        oracle = self.oracle
+        self.rig.mark()
+        self.rig.sim_control("tamper")
+        oracle.model.tamper(oracle.model.now)
+        self.note("tamper detection tripped")
+
+    def let_time_pass(self, seconds: float) -> None:
+        """Wait ``seconds`` of the meter's time (the rig's declared clock rate: 1 on a real
+        meter), then bring the oracle up to date."""
+        oracle = self.oracle
+        time.sleep(seconds / self.rig.speed)
+        oracle.advance()
+        self.note(f"{seconds:g} s of meter time passed")
+
+    def change_key(
+        self,
+        new: KeyInfo,
+        *,
+        order: Sequence[int] | None = None,
+        rollover: bool = False,
+        via: str | None = None,
+        requirement: str | None = None,
+    ) -> TokenFactory:
+        """Enter the whole key change set to ``new`` in ``order``; the factory for ``new``."""
+        for case in self.keys.key_change(new, order=order, rollover=rollover):
+            self.inject(case, via=via, requirement=requirement)
+        return self.keys.current
+
+    def next_key(self, **changes: int) -> KeyInfo:
+        """The meter's key identity with the next key revision (and ``changes``)."""
+        info = self.tokens.info
+        return dataclasses.replace(info, **{"krn": info.krn % 9 + 1, **changes})
+
+    # -- waiting for the meter -------------------------------------------------------------
+    def await_event(
+        self,
+        name: str,
+        *,
+        timeout_s: float = 5.0,
+        requirement: str | None = None,
+        **fields: str,
+    ) -> None:
+        """Wait for an event the meter must push (docs/probe-protocol.md, mandatory events).
+        If it never comes, that is the meter's failure, not the bench's."""
+        wanted = " ".join(f"{k}={v}" for k, v in fields.items())
+        try:
+            self.rig.wait_for(name, timeout_s=timeout_s, **fields)
+            seen = f"{name} {wanted}".strip()
+        except ReplyTimeout:  # the probe answers, the meter never told: the meter's failure
+            seen = f"nothing within {timeout_s:g} s"
+        self.check(requirement, f"probe event {name}", expected=f"{name} {wanted}".strip(),
+                   observed=seen, ok=not seen.startswith("nothing"),
+                   tolerance=f"within {timeout_s:g} s")  # fmt: skip
+
+    def await_relay(
+        self,
+        closed: bool,
+        *,
+        timeout_s: float,
+        requirement: str | None = None,
+        what: str = "load relay",
+    ) -> float | None:
+        """Wait until the meter reports its relay closed (or open), by event or by polling;
+        seconds waited, or a failed check at the timeout."""
+        waited = self.rig.wait_relay(closed, timeout_s, poll_s=RELAY_POLL_S)
+        state = "closed" if closed else "open"
+        self.check(requirement, what, expected=f"{state} within {timeout_s:.0f} s",
+                   observed=f"{state} after {waited:.1f} s" if waited is not None
+                   else f"not {state} after {timeout_s:.0f} s",
+                   ok=waited is not None)  # fmt: skip
+        return waited
+
+    def run_credit_out(self, *, requirement: str | None = None) -> None:
+        """Draw the largest load the rig declares until the credit is used up; check that
+        the relay opened when energy / power says, within the metering error and a margin."""
+        caps = self.rig.config.capabilities
+        oracle = self.oracle
+        oracle.advance()
+        credit_kwh = oracle.model.credit_wh / 1000
+        load_w = caps.load_max_w
+        meter_s = credit_kwh * 3.6e6 / load_w
+        error = caps.metering_error_pct / 100
+        early_s = meter_s * (1 - error) / self.rig.speed - TIMING_MARGIN_S
+        late_s = meter_s * (1 + error) / self.rig.speed + TIMING_MARGIN_S
+        self.note(f"{credit_kwh:.3f} kWh at {load_w:g} W lasts {meter_s:.1f} s of meter time "
+                  f"(+/- {caps.metering_error_pct:g} % metering error)")  # fmt: skip
+        self.set_load(load_w)
+        waited = self.await_relay(False, timeout_s=late_s, requirement=requirement,
+                                  what="relay opens when the credit is used up")  # fmt: skip
+        self.check(requirement, "relay did not open before the credit was used up",
+                   expected=f"after at least {max(0.0, early_s):.1f} s",
+                   observed=f"after {waited:.1f} s", ok=waited is not None and waited >= early_s,
+                   tolerance=f"{caps.metering_error_pct:g} % metering error, "
+                             f"{TIMING_MARGIN_S:g} s margin")  # fmt: skip
+        # The meter's register is the truth for consumption: the oracle ran the same load on
+        # its own clock, so it is moved to its own zero-credit time if that is still ahead.
+        self._load_w = 0.0  # the credit is spent: no slack is due from here on
+        oracle.advance()
+        model = oracle.model
+        if model.credit_wh > 0 and model.load_w > 0:
+            ahead_s = model.credit_wh * 3600 / model.load_w
+            model.advance(model.now + ahead_s + 1.0)
+
+    def sense_relay(self, closed: bool, requirement: str | None = None) -> None:
+        """The relay state measured by the DMM on the load side (not the meter's word)."""
+        sensed = self.rig.sense_relay()
+        self.check(requirement, "mains on the load side (DMM)",
+                   expected="present" if closed else "absent",
+                   observed="present" if sensed else "absent", ok=sensed == closed)  # fmt: skip
+
+
+def _ok(passed: bool) -> str:
+    return "pass" if passed else "fail"
+
+
+def _tids(tids: Sequence[int]) -> str:
+    if not tids:
+        return "empty"
+    if len(tids) > 2:
+        return f"{len(tids)} TIDs, {tids[0]}..{tids[-1]}"
+    return ", ".join(map(str, tids))
+
+
+def _first_diff(seen: Sequence[int], want: Sequence[int]) -> str:
+    if list(seen) == list(want):
+        return ""
+    for i, (x, y) in enumerate(zip(seen, want, strict=False)):
+        if x != y:
+            return f" (first difference at position {i}: {x} vs {y})"
+    return f" (first difference at position {min(len(seen), len(want))})"

@@ -1,0 +1,35 @@
+"""CRC-16/X.25, the HCS and FCS of IEC 62056-46 HDLC frames.
+
+Polynomial x^16 + x^12 + x^5 + 1 processed LSB first (reflected 0x8408), register preset to
+0xFFFF, ones' complement at the end; the result is sent low byte first. The check value over
+b"123456789" is 0x906E.
+"""
+
+from __future__ import annotations
+
+
+def _table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        reg = byte
+        for _ in range(8):
+            reg = (reg >> 1) ^ 0x8408 if reg & 1 else reg >> 1
+        table.append(reg)
+    return tuple(table)
+
+
+_TABLE = _table()
+
+
+def crc16_x25(data: bytes | bytearray | memoryview) -> int:
+    """The CRC of `data` as an integer (send it with `crc_bytes`)."""
+    reg = 0xFFFF
+    table = _TABLE
+    for byte in data:
+        reg = (reg >> 8) ^ table[(reg ^ byte) & 0xFF]
+    return reg ^ 0xFFFF
+
+
+def crc_bytes(data: bytes | bytearray | memoryview) -> bytes:
+    """The two check bytes that follow `data` on the wire (low byte first)."""
+    return crc16_x25(data).to_bytes(2, "little")

@@ -1,0 +1,10 @@
+"""Settings for all of the harness's own tests."""
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _no_pdf_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PDF printing takes seconds per run (the `hil run` subprocesses inherit this too);
+    only tests/report/test_pdf.py asks for a PDF, with render(pdf=True)."""
+    monkeypatch.setenv("HIL_PDF", "off")

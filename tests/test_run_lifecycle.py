@@ -1,0 +1,98 @@
+"""`hil run` as a user stops it: Ctrl-C, SIGTERM, a broken bench found before any test."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hil.paths import RIGS
+
+HIL = [sys.executable, "-m", "hil"]
+
+
+def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return subprocess.Popen([*HIL, "run", "--out", str(tmp_path / "reports"), *args],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+
+
+def _record(tmp_path: Path) -> dict:
+    (run_dir,) = (tmp_path / "reports").iterdir()
+    return json.loads((run_dir / "record.json").read_text())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_run_is_incomplete_and_leaves_nothing_behind(tmp_path, sig):
+    proc = _start(tmp_path, "--suite", "tid", "--suite", "keys")
+    deadline = time.monotonic() + 60
+    lines = []
+    for line in proc.stdout:  # wait for the first finished test, then interrupt
+        lines.append(line)
+        if line.startswith("PASS") or time.monotonic() > deadline:
+            break
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=120)
+    text = "".join(lines) + out
+    assert proc.returncode == 130, text
+    assert "interrupted" in text and "INCOMPLETE" in text
+    record = _record(tmp_path)
+    assert record["verdict"] == "incomplete" and record["verdict_label"] == "INCOMPLETE"
+    verdicts = [t["verdict"] for t in record["tests"]]
+    assert "pass" in verdicts and "not_run" in verdicts and "fail" not in verdicts
+    assert not list((tmp_path / "tmp").glob("hil-sim-*")), "a simulator's temp dir was left"
+
+
+def test_a_bench_that_cannot_be_opened_stops_before_any_test(tmp_path):
+    rig = tmp_path / "broken.yaml"
+    text = (RIGS / "external-sim.yaml").read_text().replace("7401", "7491")
+    rig.write_text(text.replace("7400", "7490").replace("7402", "7492"))
+    start = time.monotonic()
+    proc = _start(tmp_path, "--rig", str(rig))
+    out, _ = proc.communicate(timeout=60)
+    assert time.monotonic() - start < 10 + 5, "pre-flight must be quick"
+    assert proc.returncode == 2, out
+    problem = [line for line in out.splitlines() if line.startswith("error:")]
+    assert len(problem) == 1 and "hil rig check" in problem[0], out
+    assert not (tmp_path / "reports").exists(), "no run directory for a run that never began"
+
+
+def test_an_unset_key_variable_and_a_missing_lab_map_are_found_first(tmp_path, monkeypatch):
+    rig = tmp_path / "keyless.yaml"
+    rig.write_text(
+        (RIGS / "sim.yaml").read_text().replace("{test_key: dkga04}", "{env: HIL_TEST_UNSET_VK}")
+    )
+    monkeypatch.delenv("HIL_TEST_UNSET_VK", raising=False)
+    out = subprocess.run([*HIL, "run", "--rig", str(rig), "--out", str(tmp_path / "r")],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 2 and "HIL_TEST_UNSET_VK is not set" in out.stdout + out.stderr
+    out = subprocess.run([*HIL, "run", "--lab-map", str(tmp_path / "nope.yaml"),
+                          "--out", str(tmp_path / "r")], capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert out.returncode == 2 and "nope.yaml" in out.stdout + out.stderr
+    out = subprocess.run([*HIL, "run", "-k", "nothing_matches_this", "--out",
+                          str(tmp_path / "r")], capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert out.returncode == 5 and "no tests selected" in out.stdout
+    assert not (tmp_path / "r").exists()
+
+
+def test_suites_pass_on_a_conforming_meter_not_like_the_builtin_one(tmp_path):
+    """sim-strict: real-time clock, credit read out at 0.1 kWh, supply off at start, only the
+    mandatory events pushed. The relay test waits energy / power from the rig's declared
+    load, the credit checks work at the declared resolution."""
+    proc = _start(tmp_path, "--rig", "sim-strict", "--suite", "supply", "--suite", "tid",
+                  "--suite", "management")  # fmt: skip
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-3000:]
+    record = _record(tmp_path)
+    assert record["verdict"] == "pass" and record["verdict_label"].startswith("PASS (subset:")
+    assert {t["verdict"] for t in record["tests"]} <= {"pass", "skip"}
