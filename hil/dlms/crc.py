@@ -7,27 +7,14 @@ b"123456789" is 0x906E.
 
 from __future__ import annotations
 
+from hil.crc16 import crc16_reflected, reflected_table
 
-def _table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        reg = byte
-        for _ in range(8):
-            reg = (reg >> 1) ^ 0x8408 if reg & 1 else reg >> 1
-        table.append(reg)
-    return tuple(table)
-
-
-_TABLE = _table()
+_TABLE = reflected_table(0x8408)
 
 
 def crc16_x25(data: bytes | bytearray | memoryview) -> int:
     """The CRC of `data` as an integer (send it with `crc_bytes`)."""
-    reg = 0xFFFF
-    table = _TABLE
-    for byte in data:
-        reg = (reg >> 8) ^ table[(reg ^ byte) & 0xFF]
-    return reg ^ 0xFFFF
+    return crc16_reflected(data, _TABLE) ^ 0xFFFF
 
 
 def crc_bytes(data: bytes | bytearray | memoryview) -> bytes:

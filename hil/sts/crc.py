@@ -5,25 +5,13 @@ path and uses that a CRC is affine in its input: the field of (class, body) is a
 per class XOR one table entry per body byte. Both are tested against each other.
 """
 
+from hil.crc16 import crc16_reflected, reflected_table
 
-def _table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        reg = byte
-        for _ in range(8):
-            reg = (reg >> 1) ^ 0xA001 if reg & 1 else reg >> 1
-        table.append(reg)
-    return tuple(table)
-
-
-_TABLE = _table()
+_TABLE = reflected_table(0xA001)
 
 
 def crc16_register(data: bytes) -> int:
-    reg = 0xFFFF
-    for byte in data:
-        reg = (reg >> 8) ^ _TABLE[(reg ^ byte) & 0xFF]
-    return reg
+    return crc16_reflected(data, _TABLE)
 
 
 def _swapped(reg: int) -> int:
@@ -33,10 +21,7 @@ def _swapped(reg: int) -> int:
 
 def _linear_field(value56: int) -> int:
     """Stored field of 7 bytes with the register starting at 0: the linear part of the CRC."""
-    reg = 0
-    for shift in (48, 40, 32, 24, 16, 8, 0):
-        reg = (reg >> 8) ^ _TABLE[(reg ^ (value56 >> shift)) & 0xFF]
-    return _swapped(reg)
+    return _swapped(crc16_reflected(value56.to_bytes(7, "big"), _TABLE, reg=0))
 
 
 # CLASS_TERMS[c]: field of class c with an all-zero body (carries the 0xFFFF start value).
