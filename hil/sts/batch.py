@@ -128,6 +128,26 @@ def _row_error(kind: type[StsError], row: int, message: str) -> StsError:
     return error
 
 
+def _crypt(block: Any, cls: Any, rows_mask: Any, key: Any, n: int, how: str) -> Any:
+    """``block`` with the rows in ``rows_mask`` (the encrypted classes) passed through the
+    cipher's ``encrypt`` or ``decrypt``; a new array, the input is left as it was."""
+    out = block.copy()
+    if not rows_mask.any():
+        return out
+    if key is None:
+        row = _first(rows_mask) or 0
+        raise ValueError(
+            f"row {row}: class {cls[row]} tokens are encrypted: a decoder key is required"
+        )
+    _check_keys(key, n)
+    cipher = _cipher(key)
+    if rows_mask.all():
+        return getattr(cipher, how)(block)
+    rows = np.flatnonzero(rows_mask)
+    out[rows] = getattr(cipher.rows(rows), how)(block[rows])
+    return out
+
+
 def _first(mask: npt.NDArray[np.bool_]) -> int | None:
     """The first True row, or None (any() first: the usual case is a clean batch)."""
     if not mask.any():
@@ -643,20 +663,7 @@ def encode_many(
         )
     body = (sub.astype(np.uint64) << np.uint64(44)) | payload
     block = (body << np.uint64(16)) | kernels.crc_fields(cls, body)
-    encrypted = cls != 1
-    if encrypted.any():
-        if key is None:
-            row = _first(encrypted) or 0
-            raise ValueError(
-                f"row {row}: class {cls[row]} tokens are encrypted: a decoder key is required"
-            )
-        _check_keys(key, n)
-        cipher = _cipher(key)
-        if encrypted.all():
-            block = cipher.encrypt(block)
-        else:
-            rows = np.flatnonzero(encrypted)
-            block[rows] = cipher.rows(rows).encrypt(block[rows])
+    block = _crypt(block, cls, cls != 1, key, n, "encrypt")
     return token_strings(*_insert_class(block, cls), form=form)
 
 
@@ -769,21 +776,7 @@ def decode_many(
     high, low, bad = parse_tokens(texts)
     n = texts.shape[0]
     cls, block = _extract_class(high, low)
-    plain = block.copy()
-    encrypted = (cls != 1) & ~bad
-    if encrypted.any():
-        if key is None:
-            row = _first(encrypted) or 0
-            raise ValueError(
-                f"row {row}: class {cls[row]} tokens are encrypted: a decoder key is required"
-            )
-        _check_keys(key, n)
-        cipher = _cipher(key)
-        if encrypted.all():
-            plain = cipher.decrypt(block)
-        else:
-            rows = np.flatnonzero(encrypted)
-            plain[rows] = cipher.rows(rows).decrypt(block[rows])
+    plain = _crypt(block, cls, (cls != 1) & ~bad, key, n, "decrypt")
     body = plain >> np.uint64(16)
     sub = (body >> np.uint64(44)).astype(np.uint8)
     payload = body & np.uint64((1 << 44) - 1)
