@@ -13,6 +13,7 @@ from pathlib import Path
 DATA = Path(str(files("hil") / "data"))
 RIGS = DATA / "rigs"
 PROFILES = DATA / "profiles"
+METERS = DATA / "meters"  # meter files: the optional functions each meter model declares
 INSTRUMENT_MAPS = DATA / "instruments"
 CATALOGUE = DATA / "requirements.yaml"
 SUITES = DATA / "suites"
@@ -39,4 +40,3 @@ def resolve_rig(value: str | Path) -> Path:
         return path
     builtin = RIGS / f"{path.name}.yaml"
     return builtin if builtin.exists() else path
-

@@ -5,7 +5,8 @@ tokens and the evidence of one test; what the suites use), and its parts ``rig``
 reset to a known state before each test where the meter supports it), ``meter`` (its
 identity), ``tokens`` (token case factory), ``oracle`` (what a conforming meter does),
 ``evidence`` (steps, checks and notes, for the report).
-Markers: ``clause("REQ-ID", ...)`` and ``requires("feature", ...)``.
+Markers: ``clause("REQ-ID", ...)``, ``requires("feature", ...)`` and ``cost(tokens=N, ...)``
+(what the test asks of the meter, for ``hil run --plan``: hil/plan.py).
 
 Verdicts follow ``hil.conformance.outcome``: only a failed check of the meter is a *fail*;
 any other exception (bench fault, configuration, harness bug, timeout) is an *error*; a
@@ -32,7 +33,7 @@ from hil.broker.hold import DEFAULT_TTL_S, DEFAULT_WAIT_S, LeaseHold
 from hil.conformance.evidence import Evidence
 from hil.conformance.factory import TokenFactory
 from hil.conformance.oracle import Oracle
-from hil.conformance.outcome import outcome_of
+from hil.conformance.outcome import NotApplicable, outcome_of
 from hil.conformance.session import ConformanceSession
 from hil.errors import ConfigError, HarnessError
 from hil.paths import DEFAULT_RIG, resolve_rig
@@ -99,6 +100,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "clause(*ids): requirement clauses a test covers")
     config.addinivalue_line("markers", "requires(*features): rig features the test needs")
+    config.addinivalue_line(
+        "markers", "cost(**counts): what the test asks of the meter (hil.plan, hil run --plan)"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -291,6 +295,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     rig = _STATE.get("rig")
     if rig is not None:  # which rig ran it: xdist workers each have their own
         report.user_properties.append(("hil_rig", rig.name))
+    if call.excinfo is not None and call.excinfo.errisinstance(NotApplicable):
+        # A function the meter does not declare: a skip, marked so (not a missing feature).
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, str(call.excinfo.value))
+        report.user_properties.append(("hil_not_applicable", call.excinfo.value.reason))
+        marker = item.get_closest_marker("clause")  # the requirements it does not apply to
+        report.user_properties.append(("hil_clauses", json.dumps(list(marker.args) if marker
+                                                                  else [])))  # fmt: skip
     if report.skipped or "_hil_rig" not in getattr(item, "fixturenames", ()):
         return  # not a conformance test (the harness's own tests keep pytest's verdicts)
     if call.when == "call":
@@ -342,6 +354,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             evidence=json.loads(props.get("hil_evidence", "null")),
             message=short_message(report),
             probe_log=excerpt,
+            **({"not_applicable": True} if "hil_not_applicable" in props else {}),
         )
 
 

@@ -50,6 +50,19 @@ def short_id(nodeid: str) -> str:
     return f"{Path(path).stem}::{base}" + (f"[{params}]" if params else "")
 
 
+def fit_id(text: str, width: int) -> str:
+    """``text`` in ``width`` columns, cut in the middle of the name so the parameter id
+    (``[wrong-vending-key]``) stays readable: five cut ids must not look alike."""
+    if len(text) <= width:
+        return text
+    head, bracket, params = text.partition("[")
+    tail = bracket + params
+    room = width - len(tail) - 1
+    if room < 12:
+        return text[: max(1, width - 1)] + "…"
+    return head[:room] + "…" + tail
+
+
 @dataclass
 class Tally:
     """Verdict counts as tests finish (fed by the progress plugin)."""
@@ -168,10 +181,9 @@ class _Collector:
         self.ids = [item.nodeid for item in session.items]
 
 
-def count_selected(args: list[str]) -> int:
-    """How many pytest tests the selection picks (collected only, no rig opened, nothing
-    journaled)."""
-    collector = _Collector()
+def collect_only(args: list[str], plugin: object) -> int:
+    """pytest's collection of ``args`` with ``plugin`` (no rig opened, nothing journaled):
+    the journal and probe log options are left out. pytest's exit status."""
     probe: list[str] = []
     skip = False
     for arg in args:
@@ -181,7 +193,14 @@ def count_selected(args: list[str]) -> int:
             skip = True
         else:
             probe.append(arg)
-    run_pytest_quietly([*probe, "--collect-only"], [collector])
+    return run_pytest_quietly([*probe, "--collect-only"], [plugin])
+
+
+def count_selected(args: list[str]) -> int:
+    """How many pytest tests the selection picks (collected only, no rig opened, nothing
+    journaled)."""
+    collector = _Collector()
+    collect_only(args, collector)
     return len(collector.ids)
 
 
@@ -195,13 +214,16 @@ def count_robot(suites: Path, clauses: tuple[str, ...] | list[str] = ()) -> int:
     return suite.test_count
 
 
-def preflight_or_exit(rig_file: Path, defect: str | None, console: Any) -> str:
-    """Check the rig before any test; stop with one line (exit 2) when a part is wrong.
-    Returns the rig's name."""
+def preflight_or_exit(
+    rig_file: Path, defect: str | None, console: Any, check: Callable[..., Any] | None = None
+) -> str:
+    """Check the rig before any test (``check``: a pre-flight as ``hil.rig.preflight``'s,
+    which is the default); stop with one line (exit 2) when a part is wrong. Returns the
+    rig's name."""
     from hil.rig.preflight import first_problem, preflight
 
     with console.status(f"pre-flight: checking {rig_file} ..."):
-        rows, name = preflight(rig_file, defect=defect)
+        rows, name = (check or preflight)(rig_file, defect=defect)
     problem = first_problem(rows, rig_file)
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)  # one line, whatever the width

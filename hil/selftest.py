@@ -2,8 +2,10 @@
 
 Each profile runs the suites against a simulated meter that breaks one rule. A profile is
 *detected* when at least one test fails (a meter failure, not a bench error) whose
-requirement is one the profile violates (hil/data/requirements.yaml ``violated_by``). The
-conforming meter must pass everything. Runs are separate pytest processes, several at a
+requirement is one the profile violates (hil/data/requirements.yaml ``violated_by``), and
+*as required* when, in addition, no requirement it does not violate is failed: a failed
+check blames the requirement it carries, so a defect must show on its own requirements
+only. The conforming meter must pass everything. Runs are separate pytest processes, several at a
 time: a conformance run mostly waits on the meter, so they overlap well.
 """
 
@@ -46,12 +48,28 @@ class ProfileRun:
         return [t for t in self.failed if self.expected & set(t["clauses"])]
 
     @property
+    def failed_requirements(self) -> set[str]:
+        """Requirements the failing tests' failed checks blame (a test from before checks:
+        all its clauses)."""
+        blamed: set[str] = set()
+        for test in self.failed:
+            checks = (test.get("evidence") or {}).get("checks") or []
+            failed = {c["requirement"] for c in checks if c.get("outcome") == "fail"}
+            blamed |= failed or set(test["clauses"])
+        return blamed
+
+    @property
+    def stray(self) -> set[str]:
+        """Requirements failed that this profile does not violate (misattribution)."""
+        return self.failed_requirements - self.expected
+
+    @property
     def ok(self) -> bool:
         if not self.tests:
             return False
         if self.profile == CONFORMING:
             return not self.failed and not self.errors
-        return bool(self.detecting)
+        return bool(self.detecting) and not self.stray
 
 
 def pytest_command(

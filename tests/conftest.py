@@ -2,6 +2,8 @@
 
 import pytest
 
+pytest_plugins = ["pytester"]  # generated mini-suites (tests/test_outcome_agreement.py)
+
 
 @pytest.fixture(autouse=True)
 def _no_pdf_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,6 +9,8 @@ import random
 import subprocess
 import sys
 
+import pytest
+
 from hil.meter.defects import Defect
 from hil.paths import REPO_ROOT
 from hil.report.journal import read_journal
@@ -24,6 +26,7 @@ def _pytest(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.timeout(600)  # every suite test on the fast profile: about two minutes
 def test_all_suites_pass_against_the_simulated_bench_in_shuffled_order(tmp_path):
     journal = tmp_path / "journal.jsonl"
     seed = str(random.randrange(1 << 30))
@@ -50,6 +53,7 @@ def test_all_suites_pass_against_the_simulated_bench_in_shuffled_order(tmp_path)
     assert all(len(s["token"]) == 20 for s in steps)
 
 
+@pytest.mark.timeout(900)  # 20 profiles, 6 at a time, the conforming one runs every suite
 def test_selftest_detects_every_defect_profile(tmp_path):
     matrix = tmp_path / "matrix.json"
     out = subprocess.run(
@@ -67,4 +71,4 @@ def test_selftest_detects_every_defect_profile(tmp_path):
         assert row["ok"], row["profile"]
         if row["profile"] != "conforming":
             assert row["detected_by"], row["profile"]
-    assert "13 of 13 profiles as required" in out.stdout
+    assert "20 of 20 profiles as required" in out.stdout

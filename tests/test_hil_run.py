@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hil.report.journal import read_journal
 from hil.rig.meter_spec import MeterSpec
+from hil.run import fit_id
 from hil.sts.sample_keys import TEST_METER, TEST_VENDING_KEY_DKGA04
 
 ENV = {**os.environ, "COLUMNS": "80"}
@@ -61,8 +62,20 @@ def test_broken_rig_file_exits_2_with_one_line(tmp_path):
 
 
 def test_unknown_suite_is_a_usage_error(tmp_path):
-    out = hil_run(tmp_path, "--suite", "nonsense")
+    out = hil_run(tmp_path / "reports", "--suite", "nonsense")
     assert out.returncode == 2 and "no suite 'nonsense'; known: authentication" in out.stderr
+    assert not (tmp_path / "reports").exists(), "no run directory for a run that never began"
+
+
+def test_ids_cut_for_a_terminal_keep_their_parameter():
+    ids = [f"test_authentication::test_token_that_does_not_authenticate_is_refused[{p}]"
+           for p in ("wrong-vending-key", "wrong-meter", "digits-swapped")]  # fmt: skip
+    cut = [fit_id(i, 74) for i in ids]
+    assert all(len(c) <= 74 for c in cut) and len(set(cut)) == 3, cut
+    assert [c.rpartition("[")[2] for c in cut] == ["wrong-vending-key]", "wrong-meter]",
+                                                   "digits-swapped]"]  # fmt: skip
+    assert fit_id("test_tid::test_x", 74) == "test_tid::test_x"
+    assert len(fit_id("x" * 30 + "[" + "p" * 60 + "]", 40)) == 40  # a long id: cut at the end
 
 
 def test_killed_run_keeps_every_finished_test(tmp_path):
@@ -104,6 +117,9 @@ def test_killed_run_keeps_every_finished_test(tmp_path):
     assert rendered.returncode == 0, rendered.stdout + rendered.stderr
     record = json.loads((journal.parent / "record.json").read_text())
     assert record["run"]["partial"] is True
+    # Never PASS: the run did not end, so the verdict is INCOMPLETE (all finished tests passed).
+    assert (record["verdict"], record["verdict_label"]) == ("incomplete", "INCOMPLETE")
+    assert "INCOMPLETE" in rendered.stdout
     assert {t["nodeid"] for t in record["tests"]} == {e["nodeid"] for e in finished}
     assert "PARTIAL" in (journal.parent / "report.html").read_text()
     # The orphaned simulator notices and stops by itself.

@@ -51,17 +51,50 @@ def test_an_interrupted_run_is_incomplete_and_leaves_nothing_behind(tmp_path, si
     assert not list((tmp_path / "tmp").glob("hil-sim-*")), "a simulator's temp dir was left"
 
 
-def test_a_bench_that_cannot_be_opened_stops_before_any_test(tmp_path):
+def _ports_from(text: str, base: int) -> str:
+    """external-sim.yaml with its six ports (7400-7405) moved to base..base+5."""
+    for offset in range(6):
+        text = text.replace(str(7400 + offset), str(base + offset))
+    return text
+
+
+BROKEN = {  # how the bench is broken -> what the one line must name
+    "nothing-answers": (lambda t: t, "ac source (*IDN?)"),
+    "probe-points-at-nothing": (
+        lambda t: t.replace("127.0.0.1:7491", "127.0.0.1:7499"), "probe (PING)"),
+    "relay-board-missing": (
+        lambda t: t.replace('url: "socket://127.0.0.1:7490"', 'url: "/dev/ttyACM97"'),
+        "relay board (identify): Numato relay board at /dev/ttyACM97"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("how", list(BROKEN))
+def test_a_bench_that_cannot_be_opened_stops_before_any_test(tmp_path, how):
+    breaks, names = BROKEN[how]
     rig = tmp_path / "broken.yaml"
-    text = (RIGS / "external-sim.yaml").read_text().replace("7401", "7491")
-    rig.write_text(text.replace("7400", "7490").replace("7402", "7492"))
-    start = time.monotonic()
-    proc = _start(tmp_path, "--rig", str(rig))
-    out, _ = proc.communicate(timeout=60)
-    assert time.monotonic() - start < 10 + 5, "pre-flight must be quick"
+    rig.write_text(breaks(_ports_from((RIGS / "external-sim.yaml").read_text(), 7490)))
+    sim = None
+    if how != "nothing-answers":  # the rest of the bench is there: a simulator on 7490-7495
+        ready = tmp_path / "ready.json"
+        sim = subprocess.Popen([*HIL, "sim", "--tcp", "--port-base", "7490", "--ready-file",
+                                str(ready)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    try:
+        start = time.monotonic()
+        proc = _start(tmp_path, "--rig", str(rig))
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if sim is not None:
+            sim.terminate()
+            sim.wait(timeout=10)
+    assert time.monotonic() - start < 10, "pre-flight must be quick"
     assert proc.returncode == 2, out
     problem = [line for line in out.splitlines() if line.startswith("error:")]
     assert len(problem) == 1 and "hil rig check" in problem[0], out
+    assert problem[0].startswith(f"error: {names}"), problem[0]
+    assert problem[0].count("check") <= 2, f"the fix is said once: {problem[0]}"
     assert not (tmp_path / "reports").exists(), "no run directory for a run that never began"
 
 
@@ -96,3 +129,24 @@ def test_suites_pass_on_a_conforming_meter_not_like_the_builtin_one(tmp_path):
     record = _record(tmp_path)
     assert record["verdict"] == "pass" and record["verdict_label"].startswith("PASS (subset:")
     assert {t["verdict"] for t in record["tests"]} <= {"pass", "skip"}
+
+
+def test_ctrl_c_in_the_robot_phase_is_incomplete_and_unrun_tests_are_not_failures(tmp_path):
+    proc = _start(tmp_path, "--clause", "AUTH-CRC")  # pytest's 7 tests, then Robot's 7
+    deadline = time.monotonic() + 120
+    lines = []
+    for line in proc.stdout:  # the first Robot test to finish (its id has no test_ module)
+        lines.append(line)
+        if line.startswith("PASS authentication::") or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    text = "".join(lines) + out
+    assert proc.returncode == 130, text
+    record = _record(tmp_path)
+    assert record["verdict_label"] == "INCOMPLETE", text
+    robot = [t for t in record["tests"] if t["nodeid"].endswith(".robot::" + t["name"])]
+    verdicts = [t["verdict"] for t in robot]
+    assert verdicts[0] == "pass" and "not_run" in verdicts, verdicts
+    assert "fail" not in verdicts, verdicts
+    assert not list((tmp_path / "tmp").glob("hil-sim-*")), "a simulator's temp dir was left"

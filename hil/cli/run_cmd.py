@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,17 +22,26 @@ if TYPE_CHECKING:
     from hil.run import PoolRun, Tally
 
 
+def _opt_in_suites() -> dict[str, Path]:
+    """Suite files without the test_ prefix (soak.py): a default run does not collect them,
+    only --suite NAME runs one."""
+    return {p.stem: p for p in sorted(SUITES.glob("*.py"))
+            if not p.name.startswith(("test_", "conftest", "_"))}  # fmt: skip
+
+
 def _suite_paths(names: tuple[str, ...]) -> list[str]:
     if not names:
         return [str(SUITES)]
     paths = []
+    opt_in = _opt_in_suites()
     for name in names:
         candidates = [SUITES / f"test_{name}.py", SUITES / name,
-                      Path(name)]  # fmt: skip
+                      *([opt_in[name]] if name in opt_in else []), Path(name)]  # fmt: skip
         found = next((c for c in candidates if c.exists()), None)
         if found is None:
             known = ", ".join(
-                p.stem.removeprefix("test_") for p in sorted(SUITES.glob("test_*.py"))
+                [p.stem.removeprefix("test_") for p in sorted(SUITES.glob("test_*.py"))]
+                + [f"{stem} (opt-in)" for stem in opt_in]
             )
             raise click.UsageError(f"no suite {name!r}; known: {known}")
         paths.append(str(found))
@@ -55,7 +65,8 @@ def _suite_paths(names: tuple[str, ...]) -> list[str]:
     "suites",
     multiple=True,
     metavar="NAME",
-    help="Only this suite (credit, tid, keys, ...; repeatable).",
+    help="Only this suite (credit, tid, keys, ...; repeatable). Opt-in suites such as "
+    "soak run only when named here.",
 )
 @click.option(
     "--clause",
@@ -70,6 +81,13 @@ def _suite_paths(names: tuple[str, ...]) -> list[str]:
     help="Also run the Robot Framework suites (default: on for a full run or --clause).",
 )
 @click.option("--defect", metavar="NAME", help="Simulated rigs: run against a broken meter.")
+@click.option(
+    "--plan",
+    "plan_only",
+    is_flag=True,
+    help="Print each selected test's expected time on the rig's timing profile and the "
+    "total, then exit 0 without running a test or opening the bench.",
+)
 @click.option(
     "--out",
     "out_root",
@@ -127,6 +145,7 @@ def run(
     clauses: tuple[str, ...],
     robot: bool | None,
     defect: str | None,
+    plan_only: bool,
     out_root: Path,
     pool: Path | None,
     workers: str,
@@ -153,6 +172,7 @@ def run(
         Tally,
         count_robot,
         count_selected,
+        fit_id,
         preflight_or_exit,
         pytest_args,
         run_dir_for,
@@ -164,6 +184,14 @@ def run(
     rig_file = resolve_rig(rig_file)
     suite_paths = _suite_paths(suites)  # a wrong --suite stops before anything is made
     _check_lab_map(lab_map)
+    full_run = not (keyword or suites or clauses)
+    # Robot runs on a full run or a --clause selection; -k and --suite name pytest tests, so
+    # then only an explicit --robot adds the Robot suites (all of them, by --clause if given).
+    with_robot = robot if robot is not None else full_run or bool(clauses)
+    if plan_only:
+        if pool is not None:
+            raise click.UsageError("--plan estimates one rig: give --rig FILE, not --pool")
+        _show_plan(rig_file, suite_paths, keyword, clauses, defect, with_robot)
     _use_lab(lab_file, console)
     plan = None
     if pool is not None:
@@ -172,14 +200,14 @@ def run(
     else:
         if workers != "auto" or each or tags or lease_wait is not None:
             raise click.UsageError("-n/--each/--tag/--lease-wait need --pool FILE")
-        label = preflight_or_exit(rig_file, defect, console)
+        from hil.cli.split_run import split_preflight_or_exit
+        from hil.rig.split_preflight import is_split
+
+        check = split_preflight_or_exit if is_split(rig_file) else preflight_or_exit
+        label = check(rig_file, defect, console)
     probe_args = pytest_args(Path("."), rig_file, suites=suite_paths, keyword=keyword,
                              clauses=list(clauses), defect=defect, pool=plan)  # fmt: skip
     selected = count_selected(probe_args)
-    full_run = not (keyword or suites or clauses)
-    # Robot runs on a full run or a --clause selection; -k and --suite name pytest tests, so
-    # then only an explicit --robot adds the Robot suites (all of them, by --clause if given).
-    with_robot = robot if robot is not None else full_run or bool(clauses)
     robot_tests = count_robot(ROBOT_SUITES, clauses) if with_robot else 0
     if selected + robot_tests == 0:
         console.print("no tests selected: check the -k/--suite/--clause selection")
@@ -213,11 +241,12 @@ def run(
         elif kind == "done":
             verdict, rig, nodeid = text.split(" ", 2)
             where = f"{rig} " if plan is not None and rig != "-" else ""  # pooled: which rig
-            line = f"{marks.get(verdict, verdict)} {escape(where + short_id(nodeid))}"
+            name = where + short_id(nodeid)
             if live:  # at a terminal one line each; a CI log keeps the whole name
-                progress.console.print(line, overflow="ellipsis", no_wrap=True, crop=True)
-            else:
-                progress.console.print(line, soft_wrap=True)
+                mark = verdict.replace("_", " ").upper()
+                name = fit_id(name, progress.console.width - len(mark) - 2)
+            line = f"{marks.get(verdict, verdict)} {escape(name)}"
+            progress.console.print(line, soft_wrap=not live, no_wrap=live, crop=live)
             elapsed = time.monotonic() - start
             left = (tally.total - tally.done) * elapsed / max(1, tally.done)
             counts = " ".join(f"{k[0]}{v}" for k, v in sorted(tally.counts.items()))
@@ -246,10 +275,40 @@ def run(
     label_text = record.verdict_label if record else verdict.upper()
     colour = {"pass": "green", "fail": "red", "error": "magenta"}.get(verdict, "yellow")
     if stopped:
-        console.print(f"[yellow]interrupted[/]: the run stopped early; report: {report or run_dir}")
+        ran = min(tally.done, tally.total) if tally.total else tally.done
+        console.print(f"[yellow]interrupted[/]: {ran} of {tally.total} selected tests ran; "
+                      "the rest are not run (never a failure)")  # fmt: skip
     console.print(f"verdict: [{colour}]{escape(label_text)}[/]")
     console.print(f"report:  {report or run_dir}")
     sys.exit(_exit_code(verdict, stopped))
+
+
+def _show_plan(rig_file: Path, suite_paths: list[str], keyword: str | None,
+               clauses: tuple[str, ...], defect: str | None, with_robot: bool) -> None:  # fmt: skip
+    """``--plan``: the selection's physical minimum on the rig, then exit (0; 2 for a bad rig
+    file or cost declaration, 5 when nothing is selected). The bench is not opened."""
+    from hil.cli.plan_cmd import bench_for, collect_pytest, collect_robot, plan_lines
+    from hil.errors import HarnessError
+    from hil.plan import CostError
+    from hil.rig.config import load_rig
+    from hil.run import EXIT_ERROR, EXIT_NO_TESTS, pytest_args
+
+    try:
+        config = load_rig(rig_file)[0]
+        bench = bench_for(config)
+        args = pytest_args(Path("."), rig_file, suites=suite_paths, keyword=keyword,
+                           clauses=list(clauses), defect=defect)  # fmt: skip
+        tests = collect_pytest(args, config)
+        if with_robot:
+            tests += collect_robot(ROBOT_SUITES, clauses, config)
+    except (HarnessError, CostError, OSError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    if not tests:
+        click.echo("no tests selected: check the -k/--suite/--clause selection")
+        sys.exit(EXIT_NO_TESTS)
+    click.echo("\n".join(plan_lines(config.name, bench, tests)))
+    sys.exit(0)
 
 
 def _exit_code(verdict: str, stopped: bool) -> int:
@@ -316,7 +375,7 @@ def _run_robot(run_dir: Path, rig_file: Path, defect: str | None, console: Conso
     with open(out / "console.txt", "w", encoding="utf-8") as log:
         rc = robot.run(
             str(ROBOT_SUITES), outputdir=str(out), variable=variables,
-            listener=[journal, ProgressListener(done)], console="dotted", stdout=log,
+            listener=[journal, ProgressListener(done, show)], console="dotted", stdout=log,
             stderr=log, **_robot_filter(clauses),
         )  # fmt: skip
     return _robot_status(rc)
@@ -419,6 +478,8 @@ def _pool_plan(pool: Path, workers: str, each: bool, tags: tuple[str, ...],
 
 
 def _summary(console: Console, tally: Tally, seconds: float) -> None:
+    from hil.run import short_id
+
     table = Table(title=f"hil run: {tally.done} tests in {seconds:.0f} s")
     several = len(tally.rigs) > 1
     for column in (["rig"] if several else []) + ["suite", "pass", "fail", "error", "skip"]:
@@ -428,10 +489,11 @@ def _summary(console: Console, tally: Tally, seconds: float) -> None:
         table.add_row(*([rig] if several else []), Path(path).name, *cells)
     console.print(table)
     for nodeid, verdict, message, rig in tally.failures[:20]:
-        where = f"{rig}: " if several and rig else ""
-        console.print(
-            f"[red]{verdict.upper()}[/] {escape(where + nodeid)}\n    {escape(message[:300])}"
-        )
+        where = f"{rig}: " if several and rig else ""  # the id as the progress lines show it
+        console.print(f"[red]{verdict.upper()}[/] {escape(where + short_id(nodeid))}")
+        text = textwrap.fill(message[:300], width=max(40, console.width - 1),
+                             initial_indent="    ", subsequent_indent="    ")  # fmt: skip
+        console.print(escape(text), soft_wrap=True)
 
 
 def _render(run_dir: Path, lab_map: Path | None,

@@ -48,7 +48,8 @@ def selftest(
     defects: tuple[str, ...], quick: bool, jobs: int, rig: Path | None, json_out: Path | None
 ) -> None:
     """Prove the suites catch non-conforming meters: every defect profile must fail a test of
-    the rule it breaks, and the conforming meter must pass everything. Exit 1 otherwise."""
+    the rule it breaks and no other requirement, and the conforming meter must pass
+    everything. Exit 1 otherwise."""
     from hil.conformance.catalogue import load_catalogue
     from hil.meter.defects import Defect
     from hil.run import short_id
@@ -102,8 +103,15 @@ def selftest(
             table.add_row(run.profile, "-", detail or run.stderr_tail, status)
             continue
         names = sorted({short_id(t["nodeid"]) for t in run.detecting})
-        status = "[green]detected[/]" if run.ok else "[red]MISSED[/]"
+        if run.ok:
+            status = "[green]detected[/]"
+        elif run.detecting:
+            status = "[red]MISATTRIBUTED[/]"
+        else:
+            status = "[red]MISSED[/]"
         detail = "\n".join(names) if names else (run.stderr_tail or "no failing test")
+        if run.stray:
+            detail += "\nalso failed: " + ", ".join(sorted(run.stray))
         table.add_row(run.profile, ", ".join(sorted(run.expected)), detail, status)
     Console().print(table)
     missed = [r.profile for r in runs if not r.ok]
@@ -121,6 +129,7 @@ def selftest(
                         "ok": r.ok,
                         "breaks": sorted(r.expected),
                         "detected_by": [t["nodeid"] for t in r.detecting],
+                        "also_failed": sorted(r.stray),
                         "tests": [
                             {k: t[k] for k in ("nodeid", "verdict", "clauses", "message")}
                             for t in r.tests

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import threading
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -105,54 +102,38 @@ def sim(
         for name, (description, clause) in DEFECTS.items():
             click.echo(f"{name:<36} {description} [{clause}]")
         return
-    rig, _digest = load_rig(rig_file)
-    transport = transport or (rig.simulator.transport if rig.simulator else "pty")
-    if port_base is not None:
-        transport = "tcp"
-    options = meter_options(
-        rig.simulator,
+    from hil.cli.sim_serve import pick_transport, serve
+    from hil.rig.config import rig_topology
+
+    # The foreign-meter options over the rig file's simulator: section, for either topology.
+    options = functools.partial(
+        meter_options,
         real_time=real_time,
         credit_resolution_kwh=credit_resolution,
         supply_off_at_start=supply_off,
         events=events,
     )
-    bench = build_bench(
-        rig, rig_file.parent, defect=defect, profile=timing, speed=speed, options=options
-    )
-    addresses = bench.start(transport, port_base)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    model = bench.model
-    flaws = ",".join(sorted(d.value for d in model.defects)) or "none (conforming)"
-    click.echo(
-        f"hil sim: meter {model.info()['pan']}, timing {model.profile.name}, "
-        f"defect {flaws}, speed {bench.clock.speed:g}x"
-    )
-    click.echo(f"  meter: {options.describe()}")
-    for name, address in addresses.items():
-        click.echo(f"  {name:<12} {address}")
-    click.echo("Ctrl-C to stop.", err=True)
-    if ready_file is not None:
-        tmp = ready_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"pid": os.getpid(), **addresses}))
-        tmp.replace(ready_file)  # atomic: a reader never sees half a file
-    if exit_with_parent:
-        _watch_parent(stop)
-    try:
-        stop.wait()
-    finally:
-        bench.stop()
-        click.echo("hil sim: stopped", err=True)
+    if rig_topology(rig_file) == "split":  # a CIU and its meters (docs/split-meters.md)
+        from hil.cli.split_sim_cmd import split_sim_bench
 
-
-def _watch_parent(stop: threading.Event) -> None:
-    """A harness killed with SIGKILL cannot stop its simulator: notice and stop alone."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while not stop.wait(0.5):
-            if os.getppid() != parent:
-                stop.set()
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+        spec, bench, banner = split_sim_bench(
+            rig_file, defect=defect, timing=timing, speed=speed, options=options
+        )
+        ready, width = {"kind": "split"}, 16
+    else:
+        rig, _digest = load_rig(rig_file)
+        spec = rig.simulator
+        bench = build_bench(
+            rig, rig_file.parent, defect=defect, profile=timing, speed=speed, options=options(spec)
+        )
+        model = bench.model
+        flaws = ",".join(sorted(d.value for d in model.defects)) or "none (conforming)"
+        banner = [
+            f"hil sim: meter {model.info()['pan']}, timing {model.profile.name}, "
+            f"defect {flaws}, speed {bench.clock.speed:g}x",
+            f"  meter: {bench.options.describe()}",
+        ]
+        ready, width = {}, 12
+    addresses = bench.start(pick_transport(spec, transport, port_base), port_base)
+    serve(bench, addresses, banner=banner, width=width, ready=ready, ready_file=ready_file,
+          exit_with_parent=exit_with_parent)  # fmt: skip

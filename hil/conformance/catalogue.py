@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -19,6 +20,7 @@ class Requirement(BaseModel):
     clause: str
     summary: str
     violated_by: tuple[str, ...] = ()
+    applies_to: Literal["any", "split"] = "any"  # split: a CIU and its meters only
 
 
 class Catalogue(BaseModel):

@@ -26,8 +26,20 @@ from hil.sts.tokens import (
     CreditToken,
     MaxPowerLimitToken,
     MeterTestToken,
+    PhaseUnbalanceLimitToken,
+    TariffRateToken,
     Token,
+    WaterMeterFactorToken,
 )
+
+# The class 2 functions meters differ on (hil.meter.functions.OTHER_MANAGEMENT), with the
+# value each test token carries: a rate and a factor are raw 16-bit fields (their meaning
+# is reserved by the STSA, sts-notes 3); the unbalance limit is in watts.
+OTHER_MANAGEMENT_TOKENS = {
+    "set_tariff_rate": (TariffRateToken, "value", "rate", 100),
+    "set_phase_unbalance_limit": (PhaseUnbalanceLimitToken, "watts", "W", 2000),
+    "set_water_meter_factor": (WaterMeterFactorToken, "value", "factor", 1000),
+}
 
 
 @dataclass(frozen=True)
@@ -124,12 +136,24 @@ class TokenFactory:
     def clear_tamper(self) -> Case:
         return self._case(ClearTamperToken(self.next_tid(), 0, 0), "clear tamper")
 
-    def meter_test(self, *tests: str, mfr_code: int | None = None) -> Case:
-        four = self.pan.iin == "0000"
+    def management(self, name: str) -> Case:
+        """A class 2 token of one of the functions meters differ on (OTHER_MANAGEMENT_TOKENS)."""
+        kind, field, unit, value = OTHER_MANAGEMENT_TOKENS[name]
+        token = kind(self.next_tid(), 0, **{field: value})
+        return self._case(token, f"{kind.title} {value} {unit}" if unit == "W"
+                          else f"{kind.title} {unit} {value}")  # fmt: skip
+
+    def meter_test(
+        self, *tests: str, mfr_code: int | None = None, four_digit: bool | None = None
+    ) -> Case:
+        """A class 1 test token; ``four_digit``: the MfrCode form (default: the meter's own,
+        4 digits when its IIN is 0000)."""
+        four = self.pan.iin == "0000" if four_digit is None else four_digit
         bits = sum(TEST_CONTROLS[t] for t in tests) if tests else (1 << (28 if four else 36)) - 1
         code = self.pan.mfr_code if mfr_code is None else mfr_code
         token = MeterTestToken(bits, code, four)
-        return self._case(token, f"meter test {','.join(tests) or 'all'} (MfrCode {code})")
+        form = f"{4 if four else 2}-digit MfrCode {code}"
+        return self._case(token, f"meter test {','.join(tests) or 'all'} ({form})")
 
     def key_change(
         self, new: KeyInfo, *, rollover: bool = False, order: tuple[int, ...] | None = None

@@ -16,8 +16,19 @@ from hil.conformance.checks import CheckFailed
 
 TestOutcome = Literal["pass", "fail", "error", "skip", "not_run"]
 RunVerdict = Literal["pass", "fail", "error", "incomplete"]
-RequirementOutcome = Literal["pass", "fail", "error", "not_run", "not_covered"]
+RequirementOutcome = Literal["pass", "fail", "error", "not_run", "not_applicable", "not_covered"]
 TEST_OUTCOMES: tuple[str, ...] = ("pass", "fail", "error", "skip", "not_run")
+NOT_APPLICABLE = "not applicable: "  # how a skip for an undeclared function's reason starts
+
+
+class NotApplicable(Exception):
+    """The test is of a function the meter does not declare (its meter file): it does not
+    apply to this meter. Front ends record it as a skip marked not applicable, unlike a skip
+    for a feature the bench lacks."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(NOT_APPLICABLE + reason)
+        self.reason = reason
 
 
 def outcome_of(exc: BaseException | None) -> TestOutcome:
@@ -81,7 +92,9 @@ def requirement_outcome(tests: Iterable[Judged]) -> RequirementOutcome:
 
     A test fails a requirement only through a failed check carrying its id; a test that
     stopped on another requirement's failed check did not finish judging this one (not
-    run). Worst first: fail, error, pass, not run; not covered when no test ran for it.
+    run). Worst first: fail, error, pass, not run; then not applicable when its tests were
+    skipped because the meter does not declare the function; not covered when no test ran
+    for it (none, or skipped for want of a bench feature).
     """
     seen: set[str] = set()
     for t in tests:
@@ -91,9 +104,9 @@ def requirement_outcome(tests: Iterable[Judged]) -> RequirementOutcome:
             seen.add("fail")  # an old journal: the test's verdict is all there is
         elif t.outcome in ("fail", "not_run"):
             seen.add("not_run")
-        elif t.outcome in ("pass", "error"):
+        elif t.outcome in ("pass", "error", "not_applicable"):
             seen.add(t.outcome)
-    for verdict in ("fail", "error", "pass", "not_run"):
+    for verdict in ("fail", "error", "pass", "not_run", "not_applicable"):
         if verdict in seen:
             return verdict  # type: ignore[return-value]
     return "not_covered"

@@ -21,7 +21,10 @@ from hil.conformance.checks import Check, CreditRule
 from hil.conformance.evidence import Evidence
 from hil.conformance.factory import Case, TokenFactory
 from hil.conformance.oracle import Expectation, Oracle
+from hil.conformance.outcome import NotApplicable
 from hil.errors import ReplyTimeout
+from hil.meter.functions import MeterFunctions
+from hil.meter.profile import MeterProfile
 from hil.meter.results import TokenResult
 from hil.rig.rig import Rig, TokenOutcome
 from hil.sts.keys import KeyInfo
@@ -40,6 +43,16 @@ RESULT_REQUIREMENT = {
     TokenResult.KCT1: "KCT-SET",
     TokenResult.KCT2: "KCT-SET",
 }
+# The requirement an open load relay speaks for, by why a conforming meter holds it open.
+RELAY_REQUIREMENT = {
+    "credit": "RELAY-ZERO-CREDIT",
+    "power_limit": "MPL",
+    "tamper": "CLEAR-TAMPER",
+}
+# Results whose rule many tests lean on without testing it: a replay a conforming meter
+# refuses as Used, a key change section it holds. Another test's step expecting one of
+# these judges TID-USED or KCT-SET, not that test's own requirement.
+SHARED_RULES = frozenset({TokenResult.USED, TokenResult.KCT1, TokenResult.KCT2})
 TIMING_MARGIN_S = 3.0  # probe round trips, polling and the meter's own tick
 RELAY_POLL_S = 0.5
 
@@ -119,7 +132,7 @@ class ConformanceSession:
                 rig.meter.meter_pan,
                 self.tokens.info,
                 self.tokens.key,
-                rig.profile,
+                self._declared_profile(),
                 credit_wh=round(rig.read_credit() * 1000),
                 tid_memory=rig.read_tid_memory(),
                 clock=rig.now,
@@ -128,15 +141,34 @@ class ConformanceSession:
             )
         return self._oracle
 
+    def _declared_profile(self) -> MeterProfile:
+        """The rig's timing profile with what the meter declares of itself (INFO): a
+        conforming meter may hold more TIDs than the profile's figure."""
+        profile = self.rig.profile
+        depth = self.rig.info().get("tid_mem_depth")
+        if depth and str(depth).isdigit():
+            profile = dataclasses.replace(profile, tid_memory_depth=int(depth))
+        return profile
+
     def requirement(self, result: TokenResult | None = None, given: str | None = None) -> str:
         """The requirement a check judges: as given, else the one the expected result speaks
-        for if the test covers it, else the test's first."""
+        for if the test covers it (always for the SHARED_RULES), else the test's first."""
         if given:
             return given
         candidate = RESULT_REQUIREMENT.get(result) if result is not None else None
-        if candidate and candidate in self.requirements:
+        if candidate and (candidate in self.requirements or result in SHARED_RULES):
             return candidate
         return self.requirements[0] if self.requirements else "UNATTRIBUTED"
+
+    def relay_requirement(
+        self, reason: str, given: str | None = None, consequence: str | None = None
+    ) -> str:
+        """The requirement a relay reading judges. A relay that only follows a wrong result
+        or credit of the same step is that fault's ``consequence``. An open relay a rule
+        explains is that rule's, whichever test saw it: a meter that leaves the relay closed
+        at zero credit breaks RELAY-ZERO-CREDIT. Any other state is ``given``'s, else the
+        test's first requirement."""
+        return consequence or RELAY_REQUIREMENT.get(reason) or given or self.requirement()
 
     # -- judging ---------------------------------------------------------------------------
     def check(
@@ -158,6 +190,15 @@ class ConformanceSession:
     def note(self, text: str) -> None:
         self.evidence.note(text)
 
+    def require_function(self, function: str) -> None:
+        """Go on only if the meter declares ``function`` in its meter file (see
+        hil.meter.functions: ``class1:totals``, ``management:set_tariff_rate``, ...);
+        otherwise the test does not apply to this meter: `NotApplicable`, with the reason."""
+        declared = getattr(self.rig, "functions", None) or MeterFunctions()
+        reason = declared.not_declared(function)
+        if reason:
+            raise NotApplicable(reason)
+
     def _slack_kwh(self, seconds: float) -> float:
         """Energy the meter may have used, by its clock against ours, while a load was on."""
         if not self._load_w:
@@ -173,8 +214,14 @@ class ConformanceSession:
         via: str | None = None,
         check_relay: bool = True,
         requirement: str | None = None,
+        if_refused: str | None = None,
     ) -> TokenOutcome:
-        """Enter ``case`` once; check result, credit change and relay against the oracle."""
+        """Enter ``case`` once; check result, credit change and relay against the oracle.
+
+        ``if_refused``: the requirement a refusal of a token a conforming meter takes speaks
+        for, where the test's scenario rests on another rule (a key change timeout test
+        enters a set's later sections first; a meter refusing them breaks KCT-SET, and says
+        nothing yet about the timeout)."""
         rig, oracle = self.rig, self.oracle
         before = rig.read_credit()
         start = time.monotonic()
@@ -187,6 +234,8 @@ class ConformanceSession:
         delta = after - before
         slack = self._slack_kwh(time.monotonic() - start)
         rid = self.requirement(expected.result, requirement)
+        if if_refused and expected.result.accepted and not observed.result.accepted:
+            rid = if_refused
         relay = "closed" if relay_closed else "open"
         want_relay = "closed" if expected.relay_closed else "open"
         checks = [
@@ -198,7 +247,11 @@ class ConformanceSession:
                   _ok(self.credit.change_ok(expected.credit_delta_wh / 1000, delta, slack))),
         ]  # fmt: skip
         if check_relay:
-            checks.append(Check(rid, f"{case.label}: load relay", want_relay, relay, "",
+            # A relay that follows a wrong result or credit is that fault's consequence.
+            consequence = rid if any(not c.passed for c in checks) else None
+            reason = oracle.model.relay_reason
+            relay_rid = self.relay_requirement(reason, requirement, consequence)
+            checks.append(Check(relay_rid, f"{case.label}: load relay", want_relay, relay, "",
                                 _ok(relay == want_relay)))  # fmt: skip
         problems = [c for c in checks if not c.passed]
         parts = {"token result": "result", "credit change (kWh)": "credit", "load relay": "relay"}
@@ -217,6 +270,111 @@ class ConformanceSession:
         self.evidence.judge(checks, message)
         return observed
 
+    def enter_malformed(self, entry: str, label: str, requirement: str | None = None) -> None:
+        """Type ``entry`` (not a 20-digit token) and ENTER on the keypad; check the result,
+        the credit change and the TID memory against the oracle. No token step is recorded:
+        the entry is no token."""
+        rig, oracle = self.rig, self.oracle
+        before = rig.read_credit()
+        observed = rig.enter_keys(entry)
+        expected = oracle.expect(entry)
+        rig.settle()  # the meter shows its result, ignoring keys, for result_hold_s
+        delta = rig.read_credit() - before
+        tids = rig.read_tid_memory()
+        self.note(f"{label}: {len(entry)} digits and ENTER; the meter answered "
+                  f"{observed.result.label} (code {int(observed.result)})")  # fmt: skip
+        want_credit = expected.credit_delta_wh / 1000
+        self.evidence.judge([
+            Check(self.requirement(None, requirement), f"{label}: token result",
+                  expected.result.label, observed.result.label, "",
+                  _ok(observed.result == expected.result)),
+            Check(self.requirement(None, requirement), f"{label}: credit change (kWh)",
+                  f"{want_credit:+.3f}", f"{delta:+.3f}", self.credit.describe(),
+                  _ok(self.credit.change_ok(want_credit, delta))),
+            Check(self.requirement(None, requirement), f"{label}: TID memory",
+                  _tids(oracle.model.tid_memory), _tids(tids), "",
+                  _ok(tids == oracle.model.tid_memory)),
+        ], f"{label}: the meter answered {observed.result.label}, credit {delta:+.3f} kWh; "
+           f"a conforming meter: {expected.describe()}")  # fmt: skip
+
+    def press_keys(self, keys: Sequence[str], what: str, *, confirm: bool = True) -> None:
+        """Press ``keys`` on the keypad (digits, ENTER, BACK) after the last result display,
+        without awaiting a result (a partial entry, a token not yet submitted). The oracle is
+        not told: a conforming meter changes nothing for keys alone. ``confirm=False``: wait
+        for no KEY event (keys a meter may rightly ignore)."""
+        self.rig.begin_entry()
+        self.rig.press_keys(keys, confirm=confirm)
+        self.note(f"pressed {len(keys)} key(s): {what}")
+
+    def expect_no_result(self, within_s: float, what: str, requirement: str | None = None) -> None:
+        """Check that the meter decides no token within ``within_s`` real seconds of the last
+        keys (an entry not yet submitted)."""
+        try:
+            event = self.rig.wait_for("TOKEN_RESULT", timeout_s=within_s)
+            seen = f"TOKEN_RESULT {event.fields.get('name', '?')}"
+        except ReplyTimeout:
+            seen = "no result"
+        self.check(requirement, what, expected="no result", observed=seen,
+                   ok=seen == "no result", tolerance=f"within {within_s:.2f} s")  # fmt: skip
+
+    def inject_typed(
+        self,
+        case: Case,
+        keys: Sequence[str],
+        what: str,
+        *,
+        stray: Sequence[str] = (),
+        after_result: Sequence[str] = (),
+        requirement: str | None = None,
+    ) -> TokenOutcome:
+        """Type ``keys`` on the keypad, an entry a conforming meter reads as ``case`` (for
+        example a token corrected with BACK), then tap ``stray`` keys at once, unconfirmed,
+        while the meter processes it, and ``after_result`` keys as soon as its result comes
+        (while it shows it); check the result, the credit change, the TID memory and the relay
+        against the oracle entering ``case`` (a conforming meter ignores the taps)."""
+        rig, oracle = self.rig, self.oracle
+        before = rig.read_credit()
+        start = rig.begin_entry()
+        rig.press_keys(keys)
+        if stray:
+            rig.press_keys(stray, confirm=False)
+        observed = rig.await_result(start)
+        if after_result:
+            rig.press_keys(after_result, confirm=False)
+        expected = oracle.expect(case.digits)
+        after = rig.read_credit()
+        relay_closed, _reason = rig.read_relay()
+        tids = rig.read_tid_memory()
+        self.keys.observed(case.digits, observed.result)
+        delta = after - before
+        rid = self.requirement(None, requirement)
+        want_credit = expected.credit_delta_wh / 1000
+        label = f"{case.label}, {what}"
+        checks = [
+            Check(rid, f"{label}: token result", expected.result.label, observed.result.label,
+                  "", _ok(observed.result == expected.result)),
+            Check(rid, f"{label}: credit change (kWh)", f"{want_credit:+.3f}", f"{delta:+.3f}",
+                  self.credit.describe(), _ok(self.credit.change_ok(want_credit, delta))),
+            Check(rid, f"{label}: TID memory", _tids(oracle.model.tid_memory), _tids(tids), "",
+                  _ok(tids == oracle.model.tid_memory)),
+        ]  # fmt: skip
+        want_relay = oracle.model.relay_closed
+        relay_rid = rid if any(not c.passed for c in checks) else self.relay_requirement(
+            oracle.model.relay_reason)  # fmt: skip
+        checks.append(Check(relay_rid, f"{label}: load relay",
+                            "closed" if want_relay else "open",
+                            "closed" if relay_closed else "open", "",
+                            _ok(relay_closed == want_relay)))  # fmt: skip
+        problems = [c for c in checks if not c.passed]
+        self.evidence.record(case, expected, observed, delta, relay_closed, ok=not problems,
+                             credit_kwh=after,
+                             mismatches=[_PARTS[c.what.rsplit(": ", 1)[1]] for c in problems
+                                         if c.what.rsplit(": ", 1)[1] in _PARTS])  # fmt: skip
+        self.evidence.judge(checks, f"{label}: the meter answered {observed.result.label}, "
+                                    f"credit {delta:+.3f} kWh; a conforming meter: "
+                                    f"{expected.describe()}" if problems else "")  # fmt: skip
+        return observed
+
     def check_state(self, what: str = "state", requirement: str | None = None) -> None:
         """Credit, relay and TID memory against the oracle (after tokens or time passing)."""
         rig, oracle = self.rig, self.oracle
@@ -230,11 +388,14 @@ class ConformanceSession:
         relay = f"{'closed' if relay_closed else 'open'} ({reason or 'no reason'})"
         want = (f"{'closed' if model.relay_closed else 'open'} "
                 f"({model.relay_reason or 'no reason'})")  # fmt: skip
+        credit_ok = self.credit.reading_ok(model.credit_wh / 1000, credit, slack)
+        # A relay that follows a wrong credit is that fault's consequence.
+        relay_rid = self.relay_requirement(model.relay_reason, requirement,
+                                           None if credit_ok else rid)  # fmt: skip
         checks = [
             Check(rid, f"{what}: credit (kWh)", f"{model.credit_wh / 1000:.3f}", f"{credit:.3f}",
-                  self.credit.describe(slack),
-                  _ok(self.credit.reading_ok(model.credit_wh / 1000, credit, slack))),
-            Check(rid, f"{what}: load relay", want, relay, "",
+                  self.credit.describe(slack), _ok(credit_ok)),
+            Check(relay_rid, f"{what}: load relay", want, relay, "",
                   _ok(relay_closed == model.relay_closed)),
             Check(rid, f"{what}: TID memory", _tids(model.tid_memory),
                   _tids(tids) + _first_diff(tids, model.tid_memory), "",
@@ -376,6 +537,9 @@ class ConformanceSession:
         self.check(requirement, "mains on the load side (DMM)",
                    expected="present" if closed else "absent",
                    observed="present" if sensed else "absent", ok=sensed == closed)  # fmt: skip
+
+
+_PARTS = {"token result": "result", "credit change (kWh)": "credit", "load relay": "relay"}
 
 
 def _ok(passed: bool) -> str:

@@ -25,6 +25,13 @@ class Defect(StrEnum):
     ACCEPTS_CREDIT_UNDER_DDTK = auto()
     ROLLOVER_KEEPS_TID_MEMORY = auto()
     WRONG_AMOUNT_AT_EXPONENT_BOUNDARY = auto()
+    FORGETS_TIDS_ON_POWER_CYCLE = auto()
+    ACCEPTS_SHORT_ENTRY = auto()
+    ACCEPTS_ILLEGAL_KEY_TYPE = auto()
+    KEY_READBACK_STALE = auto()
+    CLASS1_IGNORES_TOTALS = auto()
+    BACK_KEY_IGNORED = auto()
+    ACCEPTS_UNSUPPORTED_MANAGEMENT = auto()
 
     @property
     def description(self) -> str:
@@ -93,6 +100,41 @@ DEFECTS: dict[Defect, tuple[str, str]] = {
         "decodes amounts with exponent >= 1 without the range offset (m·10^e instead of"
         " m·10^e + Σ 2^14·10^(n-1)): 1638.4 kWh loads as 0",
         "IEC 62055-41 TransferAmount decoding (exponent/mantissa offset)",
+    ),
+    Defect.FORGETS_TIDS_ON_POWER_CYCLE: (
+        "keeps the TID memory in volatile memory: a power fail empties it, so a token"
+        " accepted before the cycle is accepted again after it",
+        "IEC 62055-41 §7.3.8 TID memory (non-volatile: a replay after a power cycle is Used)",
+    ),
+    Defect.ACCEPTS_SHORT_ENTRY: (
+        "reads an entry of fewer than 20 digits as a number, padding it with leading zeros:"
+        " a token typed without its leading 0 is accepted instead of refused as Format",
+        "IEC 62055-41 token format: 20 decimal digits (sts-notes §2 step 6; Format, result 6)",
+    ),
+    Defect.ACCEPTS_ILLEGAL_KEY_TYPE: (
+        "installs a key change set to a DCTK (KT 3) instead of refusing it with Key type",
+        "IEC 62055-41 §6.5.2.3.5, §7.3.1 key type change (DCTK only on magnetic-card meters)",
+    ),
+    Defect.KEY_READBACK_STALE: (
+        "installs a new key but goes on showing the old TI and KEN in INFO (the key register"
+        " read back is stale)",
+        "IEC 62055-41 §7.3.1 key change: KRN, KT, TI, KEN (and SGC) replaced together",
+    ),
+    Defect.CLASS1_IGNORES_TOTALS: (
+        "ignores the class 1 'totals' control bit: a test token selecting only it is refused"
+        " as Function, and with other bits the totals display is left out",
+        "IEC 62055-41 class 1 InitiateMeterTest/Display (each control bit runs its test)",
+    ),
+    Defect.BACK_KEY_IGNORED: (
+        "takes the BACK key (KEY event) but does not delete the last digit, so a corrected"
+        " entry is submitted with the wrong digit",
+        "IEC 62055-51 keypad entry with corrective feedback (bench-notes 1.3: BACK)",
+    ),
+    Defect.ACCEPTS_UNSUPPORTED_MANAGEMENT: (
+        "answers Accept to SetTariffRate, SetMaximumPhasePowerUnbalanceLimit and"
+        " SetWaterMeterFactor tokens it does not support (stores the TID and the value)"
+        " instead of refusing them with Function",
+        "IEC 62055-41 §7.3.6 unsupported function: Function error (result 8)",
     ),
 }
 

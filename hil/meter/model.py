@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from hil.meter.defects import SMALL_TID_MEMORY_DEPTH, Defect
+from hil.meter.entry import KEYS, TOKEN_DIGITS, type_key
 from hil.meter.events import Event, EventName
 from hil.meter.profile import CREDIT_KINDS, MeterProfile
 from hil.meter.results import TokenResult
@@ -49,11 +50,10 @@ __all__ = ["KEYS", "NEXT_BASE_DATE", "MeterModel", "MeterOffError", "Outcome"]
 
 R = TokenResult
 EV = EventName
-KEYS = frozenset({"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "ENTER", "BACK"})
-TOKEN_DIGITS = 20
 NEXT_BASE_DATE = {1993: 2014, 2014: 2035}
 # Class 2 settings the model only stores (readback `settings`), by subclass.
 _SETTING_NAMES = {2: "tariff_rate", 6: "phase_unbalance_limit_w", 7: "water_meter_factor"}
+_OTHER_MANAGEMENT = frozenset(_SETTING_NAMES)
 _MANTISSA = 0x3FFF
 
 
@@ -157,6 +157,7 @@ class MeterModel:
         # Non-volatile state.
         self._key = decoder_key
         self._info = key_info
+        self._shown: KeyInfo | None = None  # the key register INFO shows, when not _info
         self._credit_wh = start_wh
         self._frac_wh = 0.0  # energy used from the next whole Wh, 0 <= frac <= 1
         self._other_units = {k: 0 for k in profile.credit_kinds if k != 0}
@@ -348,8 +349,8 @@ class MeterModel:
             "firmware": self._firmware,
             "pan": self._pan.digits,
             "mfr_code": self._pan.mfr_code,
-            **self._info.describe(),
-            "key_type": KEY_TYPES[self._info.kt],
+            **(self._shown or self._info).describe(),
+            "key_type": KEY_TYPES[(self._shown or self._info).kt],
             "tid_memory_depth": self.tid_memory_depth,
         }
 
@@ -402,24 +403,12 @@ class MeterModel:
         if busy:
             events.append(self._key_event(key, at, accepted=False, reason=busy))
             return events
-        submit = False
-        if key == "ENTER":
-            if not self._entry:
-                events.append(self._key_event(key, at, accepted=False, reason="empty"))
-                return events
-            submit = True
-        elif key == "BACK":
-            if not self._entry:
-                events.append(self._key_event(key, at, accepted=False, reason="empty"))
-                return events
-            self._entry = self._entry[:-1]
-        else:
-            if len(self._entry) >= TOKEN_DIGITS:
-                events.append(self._key_event(key, at, accepted=False, reason="full"))
-                return events
-            self._entry += key
-            auto = self._profile.keypad.auto_submit_at_20
-            submit = auto and len(self._entry) == TOKEN_DIGITS
+        step = type_key(self._entry, key, auto_submit_at_20=self._profile.keypad.auto_submit_at_20,
+                        back_works=Defect.BACK_KEY_IGNORED not in self._defects)  # fmt: skip
+        if step.refused:
+            events.append(self._key_event(key, at, accepted=False, reason=step.refused))
+            return events
+        self._entry, submit = step.entry, step.submitted
         if submit:
             events.append(self._key_event(key, at, accepted=True, submitted=True))
             self._processing = _Processing(self._entry, float(at), "keypad")
@@ -457,6 +446,9 @@ class MeterModel:
             lost["kct_sections"] = sorted(self._kct)
             self._kct = {}
             self._kct_since = None
+        if self._tids and Defect.FORGETS_TIDS_ON_POWER_CYCLE in self._defects:
+            lost["tids"] = len(self._tids)
+            self._tids = []
         self._entry = ""
         self._entry_deadline = None
         self._processing = None
@@ -502,6 +494,7 @@ class MeterModel:
         events = self.advance(at)
         key, info, credit_wh, tids, mpl = self._initial
         self._key, self._info = key, info
+        self._shown = None
         if credit_wh != self._credit_wh:
             delta = credit_wh - self._credit_wh
             data = {"credit_wh": credit_wh, "delta_wh": delta, "reason": "reset"}
@@ -698,6 +691,8 @@ class MeterModel:
 
     def _judge(self, digits: str) -> _Verdict:
         """Decide a token against the current state, without changing anything."""
+        if Defect.ACCEPTS_SHORT_ENTRY in self._defects:
+            digits = _as_number(digits)
         try:
             token_class: int | None = extract_class(parse_token(digits))[0]
             problem = ""
@@ -728,7 +723,10 @@ class MeterModel:
             if token.kind not in kinds:
                 name = CREDIT_KINDS[token.kind]
                 return verdict.refuse(R.FUNCTION, f"{name} credit is not supported by this meter")
-        elif token.subclass not in self._profile.management_subclasses:
+        elif token.subclass not in self._profile.management_subclasses and not (
+            Defect.ACCEPTS_UNSUPPORTED_MANAGEMENT in self._defects
+            and token.subclass in _OTHER_MANAGEMENT
+        ):
             return verdict.refuse(R.FUNCTION, f"{token.title} is not supported by this meter")
         if isinstance(token, ClearCreditToken):
             register = token.value
@@ -785,13 +783,18 @@ class MeterModel:
 
     def _judge_test(self, verdict: _Verdict, token: MeterTestToken) -> _Verdict:
         legacy = self._pan.iin == LEGACY_IIN
-        if token.four_digit == legacy:
+        if token.four_digit == legacy and not self._profile.class1_other_form:
             return verdict.refuse(
                 R.MFR_CODE,
                 f"test token has a {4 if token.four_digit else 2}-digit MfrCode; this meter's"
                 f" MfrCode has {2 if legacy else 4} digits",
             )
-        tests = tuple(name for name, bit in TEST_CONTROLS.items() if token.control & bit)
+        runs = {1 << bit for bit in self._profile.class1_bits}
+        if Defect.CLASS1_IGNORES_TOTALS in self._defects:
+            runs.discard(TEST_CONTROLS["totals"])
+        tests = tuple(
+            name for name, bit in TEST_CONTROLS.items() if token.control & bit and bit in runs
+        )
         if not tests:
             return verdict.refuse(
                 R.FUNCTION, f"control {token.control:#x} selects no test this meter knows"
@@ -836,7 +839,7 @@ class MeterModel:
         return verdict
 
     def _key_change_problem(self, new: NewKey) -> tuple[TokenResult, str] | None:
-        if new.kt == 3:
+        if new.kt == 3 and Defect.ACCEPTS_ILLEGAL_KEY_TYPE not in self._defects:
             return R.KEY_TYPE, "a DCTK (KT 3) is for magnetic-card meters; keypad meters refuse it"
         if not 1 <= new.krn <= 9:
             return R.RANGE, f"new KRN {new.krn} is outside 1..9"
@@ -1028,7 +1031,9 @@ class MeterModel:
         )
 
     def _install_key(self, new: NewKey) -> None:
-        old = self._info
+        old = shown = self._info
+        if self._shown is not None:
+            shown = self._shown
         self._info = KeyInfo(
             sgc=new.sgc if new.sgc is not None else 0,  # a 2-section change carries no SGC
             ti=new.ti,
@@ -1039,6 +1044,8 @@ class MeterModel:
             ea=old.ea,
             dkga=old.dkga,
         )
+        if Defect.KEY_READBACK_STALE in self._defects:  # INFO keeps the old TI and KEN
+            self._shown = replace(self._info, ti=shown.ti, ken=shown.ken)
         self._key = DecoderKey(new.key, old.ea, self._sta_tables)
         self._kct = {}
         self._kct_since = None
@@ -1075,3 +1082,11 @@ class MeterModel:
         if submitted:
             data["submitted"] = True
         return Event(EV.KEY, at, data)
+
+
+def _as_number(digits: str) -> str:
+    """Defect ACCEPTS_SHORT_ENTRY: a short all-digit entry read as a number (zero-padded)."""
+    text = digits.strip()
+    if text.isascii() and text.isdigit() and len(text) < TOKEN_DIGITS:
+        return text.zfill(TOKEN_DIGITS)
+    return digits

@@ -25,6 +25,8 @@ MANAGEMENT_SUBCLASSES = {
     7: "SetWaterMeterFactor",
 }
 CREDIT_KINDS = {0: "electricity", 1: "water", 2: "gas", 3: "time"}
+# Class 1 control bits by number (hil.sts.tokens.TEST_CONTROLS: the project's Table 27).
+CLASS1_BITS = ("load-switch", "display", "totals", "key-info", "tid", "power-limit")
 
 
 class ProfileError(ConfigError):
@@ -121,6 +123,8 @@ class MeterProfile:
     key_expiry: bool = True  # KEN checked (and updated by key changes)
     load_switch_test_s: float = 10.0  # class 1 "load-switch": relay open this long
     display_test_s: float = 10.0  # class 1 display tests shown this long
+    class1_bits: tuple[int, ...] = (0, 1, 2, 3, 4, 5)  # class 1 control bits the meter runs
+    class1_other_form: bool = False  # a test token of the other MfrCode length is taken
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -148,6 +152,12 @@ class MeterProfile:
                 f" {sorted(MANAGEMENT_SUBCLASSES)}, got {list(self.management_subclasses)}"
             )
 
+        if not set(self.class1_bits) <= set(range(len(CLASS1_BITS))):
+            raise ProfileError(
+                f"profile field 'class1_bits': accepted values are 0..{len(CLASS1_BITS) - 1}"
+                f" ({', '.join(CLASS1_BITS)}), got {list(self.class1_bits)}"
+            )
+
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> MeterProfile:
         """Build from a mapping (a parsed YAML file). Missing fields take the defaults.
@@ -159,7 +169,7 @@ class MeterProfile:
     def as_mapping(self) -> dict[str, Any]:
         """Plain dict (lists for the tuples): ``from_mapping(p.as_mapping()) == p``."""
         out = asdict(self)
-        for key in ("credit_kinds", "management_subclasses"):
+        for key in ("credit_kinds", "management_subclasses", "class1_bits"):
             out[key] = list(out[key])
         return out
 

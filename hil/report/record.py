@@ -214,6 +214,7 @@ class TestRecord(_Model):
     message: str = ""
     probe_log: list[str] = []
     probe_log_truncated: int = 0
+    not_applicable: bool = False  # skipped: the meter does not declare the function
 
 
 class RequirementRow(_Model):
@@ -607,6 +608,7 @@ def _test(event: Mapping[str, Any], rig_id: str | None, journal: str) -> TestRec
         message=scrub(str(event.get("message") or "")),
         probe_log=[scrub(str(line)) for line in log[-PROBE_LOG_LIMIT:]],
         probe_log_truncated=max(0, len(log) - PROBE_LOG_LIMIT),
+        not_applicable=verdict == "skip" and event.get("not_applicable") is True,
     )
 
 
@@ -683,7 +685,8 @@ def build_record(
         rig.counts = count(t for t in tests if t.rig == rig.id)
 
     requirements = _matrix(catalogue, tests, rig_list, lab_map or {})
-    in_cat = [r for r in requirements if r.in_catalogue]
+    # A requirement that does not apply to this meter is neither covered nor missing.
+    in_cat = [r for r in requirements if r.in_catalogue and r.verdict != "not_applicable"]
     covered = sum(1 for r in in_cat if r.verdict != "not_covered")
     coverage = Coverage(
         covered=covered,
@@ -832,7 +835,12 @@ def _matrix(
         for r in catalogue.requirements
     }
     for test in tests:
-        for clause in test.clauses:
+        # A test speaks for the requirements it is tagged with, and against any other one a
+        # check of it failed (a relay left closed at zero credit, seen by a CRC test, fails
+        # RELAY-ZERO-CREDIT; its passing side glances are not listed as coverage).
+        failed = [c.requirement for c in test.checks if c.outcome == "fail"]
+        judged = dict.fromkeys([*test.clauses, *failed])
+        for clause in judged:
             row = rows.get(clause)
             if row is None:
                 row = rows[clause] = RequirementRow(
@@ -842,10 +850,14 @@ def _matrix(
     verdict_of = {}
     for test in tests:
         verdict_of.setdefault(test.nodeid, []).append(test)
+    split_bench = any("link_control" in rig.features for rig in rigs)
+    split_only = {r.id for r in catalogue.requirements if r.applies_to == "split"}
     for row in rows.values():
         covering = [t for nodeid in dict.fromkeys(row.tests) for t in verdict_of[nodeid]]
         row.tests = list(dict.fromkeys(row.tests))
         row.verdict = requirement_outcome(_judged(t, row.id) for t in covering)
+        if row.verdict == "not_covered" and row.id in split_only and not split_bench:
+            row.verdict = "not_applicable"  # a split meter's rule, on an integrated meter
         if len(rigs) > 1:
             row.by_rig = {
                 rig.id: requirement_outcome(_judged(t, row.id) for t in covering if t.rig == rig.id)
@@ -856,7 +868,8 @@ def _matrix(
 
 def _judged(test: TestRecord, requirement: str) -> Judged:
     own = tuple(c.outcome for c in test.checks if c.requirement == requirement)
-    return Judged(test.verdict, own, bool(test.checks))
+    outcome = "not_applicable" if test.not_applicable else test.verdict
+    return Judged(outcome, own, bool(test.checks))
 
 
 def _timing(tests: list[TestRecord], rigs: list[RigInfo]) -> Timing:

@@ -5,9 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
 
 from hil.errors import HarnessError
+from hil.rig.config import RigConfig, SplitRigConfig
 from hil.rig.rig import Rig
+
+_Config = TypeVar("_Config", RigConfig, SplitRigConfig)
 
 
 @dataclass
@@ -17,6 +22,20 @@ class CheckRow:
     ok: bool
     detail: str
     seconds: float
+
+
+def rig_file_row(
+    rows: list[CheckRow], path: Path, load: Callable[[Path], tuple[_Config, str]], kind: str
+) -> _Config | None:
+    """The rig file loaded by ``load``, with its row (``kind`` and the rig's name); None
+    and a failed row when it does not load."""
+    try:
+        config, _ = load(path)
+    except HarnessError as exc:
+        rows.append(CheckRow("rig file", str(path), False, str(exc), 0.0))
+        return None
+    rows.append(CheckRow("rig file", str(path), True, f"{kind} {config.name}", 0.0))
+    return config
 
 
 def _run(rows: list[CheckRow], device: str, check: str, fn: Callable[[], str]) -> bool:

@@ -4,13 +4,17 @@ A rig file has four parts: ``meter`` (identity, key sources, timing profile),
 ``features`` (what the bench can do), ``resources`` (where the devices are) and, for
 the simulated bench, ``simulator`` (the harness starts and stops it). Errors name the
 file, the field and what is accepted, on one line.
+
+A split-meter rig (docs/split-meters.md) has ``ciu``, ``meters`` and ``link`` instead of
+``meter``; it is read by ``load_split_rig`` into a `SplitRigConfig`, and ``load_rig``
+refuses it, so code written for one meter never meets a rig without ``meter``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -216,17 +220,254 @@ def _one_line(exc: ValidationError, source: Path) -> str:
     return f"{source}: " + "; ".join(parts)
 
 
-def load_rig(path: str | Path) -> tuple[RigConfig, str]:
-    """The validated rig and the SHA-256 of the file (for the run record)."""
-    path = Path(path)
+_Rig = TypeVar("_Rig", bound=BaseModel)
+Topology = Literal["integrated", "split"]
+
+# Per topology: its top-level parts (for a file that is no mapping), the error for a rig
+# of the other topology, and whether errors keep their "(top)" place.
+_LOADING: dict[Topology, tuple[str, str, bool]] = {
+    # The integrated Rig never takes a split bench (its meter would be missing).
+    "integrated": (
+        "name:, meter:, resources:",
+        "meters: a split-meter rig (ciu:, meters:, link:) is not an integrated "
+        "bench; open it with hil.rig.split_rig.SplitRig.open (see docs/split-meters.md)",
+        True,
+    ),
+    # Cross-field messages name their own field, so "(top)" would only be noise.
+    "split": (
+        "name:, ciu:, meters:, link:",
+        "meters: missing: this is an integrated rig (meter:); use load_rig",
+        False,
+    ),
+}
+
+
+def _load(path: Path, model: type[_Rig], topology: Topology) -> tuple[_Rig, str]:
+    """A rig file of ``topology`` validated as ``model``, and the file's SHA-256."""
+    parts, other, top = _LOADING[topology]
     data, raw = read_yaml(path, "rig file")
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a rig file is a YAML mapping (name:, meter:, resources:)")
+        raise ConfigError(f"{path}: a rig file is a YAML mapping ({parts})")
+    if _topology(data, path) != topology:
+        raise ConfigError(f"{path}: {other}")
     for section in ("resources", "features", "simulator", "capabilities"):
         if section in data and data[section] is None:  # an empty YAML section
             del data[section]
     try:
-        rig = RigConfig.model_validate(data)
+        rig = model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_one_line(exc, path)) from None
+        line = _one_line(exc, path)
+        raise ConfigError(line if top else line.replace("(top): ", "")) from None
     return rig, hashlib.sha256(raw).hexdigest()
+
+
+def load_rig(path: str | Path) -> tuple[RigConfig, str]:
+    """The validated rig and the SHA-256 of the file (for the run record)."""
+    return _load(Path(path), RigConfig, "integrated")
+
+
+# ---------------------------------------------------------------- split meters (issue #14)
+
+SPLIT_PARTS = ("ciu", "meters", "link")
+SplitFeature = Literal[Feature, "link_control"]
+LinkKindName = Literal["two_wire", "rs485", "plc", "rf"]
+_WIRED = ("two_wire", "rs485")  # a bench relay can open or short only a private pair
+
+
+def _topology(data: dict[str, object], path: Path) -> Topology:
+    split = [part for part in SPLIT_PARTS if part in data]
+    if split and "meter" in data:
+        raise ConfigError(
+            f"{path}: meter: give meter: (an integrated meter) or {', '.join(split)} "
+            "(a split meter), not both"
+        )
+    return "split" if split else "integrated"
+
+
+def rig_topology(path: str | Path) -> Topology:
+    """Whether a rig file describes an integrated or a split meter (read, not validated):
+    how a command picks load_rig or load_split_rig."""
+    path = Path(path)
+    data, _raw = read_yaml(path, "rig file")
+    if not isinstance(data, dict):
+        return "integrated"  # load_rig gives the error
+    return _topology(data, path)
+
+
+class MeterInstruments(_Strict):
+    """A split meter's own load-side instruments: each meter has its own load circuit."""
+
+    dmm: InstrumentResource | None = None
+    load: InstrumentResource | None = None
+
+
+class SplitMeterSpec(MeterSpec):
+    """One measurement unit behind the CIU: a meter's identity and keys, and its own devices."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="unit name in reports and API")
+    probe: SerialResource | None = None
+    instruments: MeterInstruments = MeterInstruments()
+
+
+class CiuConfig(_Strict):
+    """The customer interface unit: keypad and display in the home (docs/split-meters.md)."""
+
+    keypad: KeypadWiring | None = None
+    probe: SerialResource | None = Field(default=None, description="CIU display readback")
+    paired: str | None = Field(default=None, description="meter name paired at start")
+    pair_code: str = Field(default="800", pattern=r"^[0-9]{1,6}$")
+    show_code: str = Field(default="801", pattern=r"^[0-9]{1,6}$")
+    supply: Literal["own", "load_side", "link"] = "own"
+    supply_meter: str | None = Field(default=None, description="meter feeding a load_side CIU")
+    battery_backup: bool = False
+    settings_volatile: bool = True
+
+
+class SplitLinkConfig(_Strict):
+    """The link and the bench relays that disturb it: on applies the fault."""
+
+    kind: LinkKindName
+    cut_channel: int | None = Field(
+        default=None, ge=0, description="relay in series with the link (normally closed)"
+    )
+    short_channel: int | None = Field(
+        default=None, ge=0, description="relay across the link (normally open)"
+    )
+
+
+class SplitResources(_Strict):
+    """Shared bench devices of a split rig; the keypad and probes belong to the units."""
+
+    relay_board: RelayBoardResource | None = None
+    instruments: Instruments = Instruments()
+
+
+class SplitRigConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    ciu: CiuConfig | None = None
+    meters: list[SplitMeterSpec] = []
+    link: SplitLinkConfig | None = None
+    features: list[SplitFeature] = []
+    token_entry: Literal["keypad", "virtual_carrier"] = "keypad"
+    resources: SplitResources = SplitResources()
+    capabilities: Capabilities = Capabilities()
+    simulator: SimulatorSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _units_own_their_devices(cls, data: object) -> object:
+        resources = data.get("resources") if isinstance(data, dict) else None
+        if isinstance(resources, dict):
+            if "keypad" in resources:
+                raise ValueError("resources.keypad: a split rig's keypad is the CIU's: ciu.keypad")
+            if "probe" in resources:
+                raise ValueError(
+                    "resources.probe: each unit has its own: meters[].probe, ciu.probe"
+                )
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SplitRigConfig:
+        problems = _split_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def meter(self, name: str) -> SplitMeterSpec:
+        for spec in self.meters:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+def _split_problems(rig: SplitRigConfig) -> list[str]:
+    """Every inconsistency as ``field: message``, in file order."""
+    ciu, link, meters = rig.ciu, rig.link, rig.meters
+    if ciu is None:
+        return ["ciu: a split rig needs its CIU (ciu: keypad, probe, paired)"]
+    if not meters:
+        return ["meters: a CIU needs at least one meter (meters: [{name:, pan:, ...}])"]
+    if link is None:
+        return ["link: a split rig needs link: (kind: two_wire, rs485, plc or rf)"]
+    out: list[str] = []
+    names: dict[str, int] = {}
+    pans: dict[str, int] = {}
+    for i, spec in enumerate(meters):
+        if spec.name in names:
+            out.append(f"meters.{i}.name: {spec.name} is also meters.{names[spec.name]}'s name")
+        if spec.pan in pans:
+            out.append(
+                f"meters.{i}.pan: {spec.pan} is also meters.{pans[spec.pan]}'s PAN: "
+                "two meters cannot share one PAN (the link addresses them by number)"
+            )
+        names.setdefault(spec.name, i)
+        pans.setdefault(spec.pan, i)
+    for field in ("paired", "supply_meter"):
+        wanted = getattr(ciu, field)
+        if wanted is not None and wanted not in names:
+            out.append(f"ciu.{field}: {wanted} is not a meter here; accepted: {', '.join(names)}")
+    if ciu.supply == "load_side" and ciu.supply_meter is None:
+        out.append("ciu.supply_meter: a load_side CIU needs the name of the meter that feeds it")
+    if ciu.pair_code == ciu.show_code:
+        out.append("ciu.show_code: must differ from ciu.pair_code")
+    out += _link_problems(rig, link, ciu)
+    out += _feature_problems(rig, ciu)
+    return out
+
+
+def _link_problems(rig: SplitRigConfig, link: SplitLinkConfig, ciu: CiuConfig) -> list[str]:
+    out: list[str] = []
+    keypad = {}
+    if ciu.keypad is not None:
+        for key, channels in ciu.keypad.contacts().items():
+            for ch in channels:
+                keypad.setdefault(ch, key)
+    board = rig.resources.relay_board
+    for field in ("cut_channel", "short_channel"):
+        ch = getattr(link, field)
+        if ch is None:
+            continue
+        if link.kind not in _WIRED:
+            verb = "open" if field == "cut_channel" else "short"
+            out.append(f"link.{field}: a link of kind {link.kind} has no pair a relay can {verb}")
+        if ch in keypad:
+            out.append(f"link.{field}: channel {ch} is also the CIU keypad's {keypad[ch]} key")
+        if board is not None and ch >= board.channels:
+            out.append(f"link.{field}: channel {ch} is not on a {board.channels}-channel board")
+        if rig.simulator is None and board is None:
+            out.append(f"link.{field} needs resources.relay_board")
+    if link.cut_channel is not None and link.cut_channel == link.short_channel:
+        out.append(f"link.short_channel: channel {link.cut_channel} is also link.cut_channel")
+    return out
+
+
+def _feature_problems(rig: SplitRigConfig, ciu: CiuConfig) -> list[str]:
+    out: list[str] = []
+    if rig.token_entry not in rig.features:
+        out.append(f"token_entry: {rig.token_entry} needs feature {rig.token_entry}")
+    link = rig.link
+    no_relay = link is not None and link.cut_channel is None and link.short_channel is None
+    if "link_control" in rig.features and no_relay:
+        out.append("features: link_control needs link.cut_channel or link.short_channel")
+    if "keypad" in rig.features and ciu.keypad is None:
+        out.append("features: keypad needs ciu.keypad (the CIU's keys on the relay board)")
+    if rig.simulator is not None:
+        return out  # the harness fills in the simulator's ports
+    if "keypad" in rig.features and rig.resources.relay_board is None:
+        out.append("features: keypad needs resources.relay_board")
+    if "power_control" in rig.features and rig.resources.instruments.ac_source is None:
+        out.append("features: power_control needs resources.instruments.ac_source")
+    per_meter = {"relay_sensing": "dmm", "load_control": "load"}
+    for i, spec in enumerate(rig.meters):
+        if spec.probe is None:
+            out.append(f"meters.{i}.probe is required: the harness reads each meter by its probe")
+        for feature, device in per_meter.items():
+            if feature in rig.features and getattr(spec.instruments, device) is None:
+                out.append(f"meters.{i}.instruments.{device} is required by feature {feature}")
+    return out
+
+
+def load_split_rig(path: str | Path) -> tuple[SplitRigConfig, str]:
+    """A split-meter rig (ciu:, meters:, link:), validated, and the file's SHA-256."""
+    return _load(Path(path), SplitRigConfig, "split")

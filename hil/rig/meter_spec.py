@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hil.meter.functions import MeterFunctions
+from hil.meter.profile import MeterProfile
+from hil.meter.profile_file import functions_path, load_functions, load_profile, profile_path
 from hil.rig.secrets import KeySource
 from hil.rig.sta_tables import tables_from_env_or_sample
 from hil.sts.dkga import derive_decoder_key
@@ -37,6 +40,11 @@ class MeterSpec(BaseModel):
     sta_tables: Path | None = None  # EA07 production tables; sample tables when absent
     firmware: str | None = Field(default=None, description="expected firmware (checked by INFO)")
     profile: str = Field(default="realistic", description="timing profile in hil/data/profiles")
+    functions: str | None = Field(
+        default=None,
+        description="meter file in hil/data/meters (or a path): the optional functions the "
+        "meter declares; none: optional functions are not applicable",
+    )
     credit_resolution_kwh: float | None = Field(
         default=None,
         gt=0,
@@ -51,6 +59,20 @@ class MeterSpec(BaseModel):
             return MeterPan.parse(str(value)).digits
         except StsError as exc:
             raise ValueError(str(exc)) from None
+
+    def declared(self, base: Path | None = None) -> MeterFunctions:
+        """What the meter's file declares (nothing when the rig names none)."""
+        if self.functions is None:
+            return MeterFunctions()
+        path = Path(self.functions)
+        if path.suffix in (".yaml", ".yml") and base is not None and not path.is_absolute():
+            path = base / path
+        return load_functions(functions_path(str(path)))
+
+    def behaviour(self, base: Path | None = None, timing: str | None = None) -> MeterProfile:
+        """The timing profile (``timing`` or the rig's) with the declared functions applied:
+        what a conforming meter of this model does, for the oracle and the simulator."""
+        return self.declared(base).apply(load_profile(profile_path(timing or self.profile)))
 
     @property
     def meter_pan(self) -> MeterPan:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hil.errors import HarnessError, SupplyFault
-from hil.rig.check import CheckRow, check_rig
+from hil.rig.check import CheckRow, check_rig, rig_file_row
 from hil.rig.config import RigConfig, load_rig
 from hil.rig.rig import Rig
 from hil.sts.errors import StsError
@@ -42,6 +42,14 @@ def check_sources(config: RigConfig, base: Path, rows: list[CheckRow]) -> None:
     if meter.ea == 7 or meter.sta_tables is not None:
         _row(rows, "keys", "STA tables", lambda: _tables(meter, base),
              "point sta_tables (or HIL_STA_TABLES) at the table file")  # fmt: skip
+    if meter.functions is not None:
+        _row(rows, "meter file", meter.functions, lambda: _declared(meter, base),
+             "fix the file meter.functions names (docs/rig-files.md)")  # fmt: skip
+
+
+def _declared(meter, base: Path) -> str:  # type: ignore[no-untyped-def]
+    meter.behaviour(base)  # the meter file and the timing profile it is applied to
+    return f"meter file {meter.declared(base).name!r} loads"
 
 
 def _loads(meter, base: Path, which: str) -> str:  # type: ignore[no-untyped-def]
@@ -60,12 +68,9 @@ def preflight(
     """Check the rig at ``path``: its file, key sources, then every device (pressing every
     key when ``keys``). Returns the rows and the rig's name."""
     rows: list[CheckRow] = []
-    try:
-        config, _ = load_rig(path)
-    except HarnessError as exc:
-        rows.append(CheckRow("rig file", str(path), False, str(exc), 0.0))
+    config = rig_file_row(rows, path, load_rig, "rig")
+    if config is None:
         return rows, path.stem
-    rows.append(CheckRow("rig file", str(path), True, f"rig {config.name}", 0.0))
     check_sources(config, path.parent, rows)
     if defect is not None:
         _row(rows, "simulator", f"defect {defect}", lambda: _defect(config, defect),
@@ -91,9 +96,6 @@ def preflight(
     return rows, config.name
 
 
-PLUGGED = "check its address in the rig file and that it is plugged in and powered"
-
-
 def check_parts(config: RigConfig, rows: list[CheckRow]) -> None:
     """Each device of a real bench opened on its own (when the bench as a whole would not)."""
     from hil.rig.drivers import instruments as visa
@@ -115,8 +117,8 @@ def check_parts(config: RigConfig, rows: list[CheckRow]) -> None:
         return open_it
 
     for role in ("ac_source", "dmm", "load"):
-        if getattr(res.instruments, role) is not None:
-            _row(rows, role.replace("_", " "), "*IDN?", instrument(role), PLUGGED)
+        if getattr(res.instruments, role) is not None:  # the VISA error names the fix
+            _row(rows, role.replace("_", " "), "*IDN?", instrument(role), "")
 
     def probe() -> str:
         assert res.probe is not None
@@ -145,7 +147,7 @@ def check_parts(config: RigConfig, rows: list[CheckRow]) -> None:
             relay.close()
 
     if res.relay_board is not None:
-        _row(rows, "relay board", "identify", board, PLUGGED)
+        _row(rows, "relay board", "identify", board, "")  # the port error names the fix
     for handle in handles.values():
         close = getattr(handle, "close", None)
         if close is not None:

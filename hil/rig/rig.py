@@ -10,18 +10,25 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, TypeVar
 
 from hil.errors import BenchFault, ConfigError, DeviceError, ReplyTimeout, SupplyFault
-from hil.meter.profile import MeterProfile
-from hil.meter.profile_file import load_profile, profile_path
+from hil.meter.functions import MeterFunctions
+from hil.meter.profile import KeypadTiming, MeterProfile
 from hil.meter.results import TokenResult
 from hil.probe.protocol import Event
 from hil.rig.binding import bind_rig
-from hil.rig.config import RigConfig, SerialResource, load_rig
+from hil.rig.config import (
+    KeypadWiring,
+    RelayBoardResource,
+    RigConfig,
+    SerialResource,
+    SplitRigConfig,
+    load_rig,
+)
 from hil.rig.drivers.keypad import KeypadDriver
 from hil.rig.drivers.probe import ProbeClient, ProbeLog
 from hil.rig.drivers.relays import RelayDriver, make_relay
@@ -71,8 +78,124 @@ def serial_url(res: SerialResource) -> str:
     )
 
 
-class Rig:
+def open_relay_board(board: RelayBoardResource) -> RelayDriver:
+    """The relay board's driver, by its kind."""
+    return make_relay(
+        board.kind,
+        serial_url(board),
+        channels=board.channels,
+        timeout_s=board.timeout_s,
+        spacing_s=board.min_spacing_s,
+    )
+
+
+def keypad_driver(
+    relay: RelayDriver,
+    wiring: KeypadWiring,
+    timing: KeypadTiming,
+    speed: float,
+    verify: Callable[[str, float], bool],
+) -> KeypadDriver:
+    """A keypad on the relay board, pressing at the profile's timing (model seconds, so
+    divided by the simulator's ``speed``); ``verify(key, deadline)`` confirms each key."""
+    return KeypadDriver(
+        relay,
+        wiring.contacts(),
+        press_s=timing.press_s / speed,
+        release_s=timing.release_s / speed,
+        verify=verify,
+        verify_timeout_s=max(1.0, 10 * timing.press_s),
+    )
+
+
+def probe_saw(probe: ProbeClient, name: str, fields: dict[str, str], deadline: float) -> bool:
+    """The probe reported event ``name`` with ``fields`` (after its last mark) by ``deadline``."""
+    try:
+        probe.expect(name, fields=fields, timeout_s=max(0.0, deadline - time.monotonic()))
+    except ReplyTimeout:
+        return False
+    return True
+
+
+_Config = TypeVar("_Config", RigConfig, SplitRigConfig)
+_Bench = TypeVar("_Bench")
+
+
+def at_speed(config: _Config, speed: float | None) -> _Config:
+    """A simulated rig's config, its simulator's speed set to ``speed`` when one is given."""
+    if speed is None:
+        return config
+    assert config.simulator is not None
+    return config.model_copy(
+        update={"simulator": config.simulator.model_copy(update={"speed": speed})}
+    )
+
+
+def built_or_stopped(sim: SimProcess | None, build: Callable[[], _Bench]) -> _Bench:
+    """``build()``; the simulator already started for it is stopped if that fails."""
+    try:
+        return build()
+    except BaseException:
+        if sim is not None:
+            sim.stop()
+        raise
+
+
+class BenchBase:
+    """What every opened bench shares: its closers, the simulator it started, its identity
+    and the simulator's control port. A context manager."""
+
+    config: RigConfig | SplitRigConfig
+    sim: SimProcess | None
+    _closers: list[Any]
+
+    def close(self) -> None:
+        """All relays off, ports closed, simulator stopped; safe to call twice."""
+        for closer in reversed(self._closers):
+            with contextlib.suppress(Exception):  # closing goes on whatever one device does
+                closer.close()
+        self._closers.clear()
+        if self.sim is not None:
+            self.sim.stop()
+            self.sim = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- identity -------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def has(self, feature: str) -> bool:
+        return feature in self.features
+
+    @property
+    def features(self) -> list[str]:
+        """The rig file's features, plus fault_injection on the simulated bench."""
+        return [*self.config.features, *(["fault_injection"] if self.sim else [])]
+
+    # -- simulator only -------------------------------------------------------------------
+    def sim_control(self, command: str) -> str:
+        """A command on the simulator's control port (fault injection); sim rigs only."""
+        if self.sim is None:
+            raise ConfigError(f"rig {self.name} is not a simulated bench")
+        host, port = self.sim.control_url.removeprefix("socket://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=2.0) as conn:
+            conn.sendall(command.encode() + b"\n")
+            reply = conn.makefile().readline().strip()
+        if not reply.startswith("OK"):
+            raise DeviceError(f"simulator control {command!r}: {reply}")
+        return reply.removeprefix("OK").strip()
+
+
+class Rig(BenchBase):
     """A bench, opened. Use ``Rig.open(path)`` as a context manager."""
+
+    config: RigConfig
 
     def __init__(
         self,
@@ -85,7 +208,8 @@ class Rig:
     ) -> None:
         self.config, self.base, self.digest, self.sim = config, base, digest, sim
         self.meter = config.meter
-        self.profile: MeterProfile = load_profile(profile_path(config.meter.profile))
+        self.profile: MeterProfile = config.meter.behaviour(base)
+        self.functions: MeterFunctions = config.meter.declared(base)  # what the meter declares
         self.speed = config.simulator.speed if config.simulator else 1.0
         self._t0, self._base_time = time.monotonic(), 0.0
         self._closers: list[Any] = []
@@ -102,23 +226,10 @@ class Rig:
         self.relay: RelayDriver | None = None
         self.keypad: KeypadDriver | None = None
         if res.relay_board is not None and res.keypad is not None:
-            board = res.relay_board
-            self.relay = make_relay(
-                board.kind,
-                serial_url(board),
-                channels=board.channels,
-                timeout_s=board.timeout_s,
-                spacing_s=board.min_spacing_s,
-            )
+            self.relay = open_relay_board(res.relay_board)
             self._closers.append(self.relay)
-            timing = self.profile.keypad
-            self.keypad = KeypadDriver(
-                self.relay,
-                res.keypad.contacts(),
-                press_s=timing.press_s / self.speed,
-                release_s=timing.release_s / self.speed,
-                verify=self._key_confirmed,
-                verify_timeout_s=max(1.0, 10 * timing.press_s),
+            self.keypad = keypad_driver(
+                self.relay, res.keypad, self.profile.keypad, self.speed, self._key_confirmed
             )
         self.ac_source = self.dmm = self.load = None
         inst = res.instruments
@@ -164,19 +275,12 @@ class Rig:
         if config.simulator is not None:
             sim = SimProcess(path, config, defect=defect, speed=speed)
             sim.start()
-            config = sim.wired_rig()
-            if speed is not None:
-                config = config.model_copy(
-                    update={"simulator": config.simulator.model_copy(update={"speed": speed})}
-                )
+            config = at_speed(sim.wired_rig(), speed)
         elif defect is not None:
             raise ConfigError(f"{path}: --defect needs a simulated bench (a simulator: section)")
-        try:
-            rig = cls(config, base=path.parent, digest=digest, sim=sim, log_path=log_path)
-        except BaseException:
-            if sim is not None:
-                sim.stop()
-            raise
+        rig = built_or_stopped(
+            sim, lambda: cls(config, base=path.parent, digest=digest, sim=sim, log_path=log_path)
+        )
         try:
             rig.ensure_supply()
         except BaseException:
@@ -199,38 +303,10 @@ class Rig:
                 f"POWER_UP within {timeout_s:g} s: is the meter wired to the AC source output?"
             ) from None
 
-    def close(self) -> None:
-        """All relays off, ports closed, simulator stopped; safe to call twice."""
-        for closer in reversed(self._closers):
-            with contextlib.suppress(Exception):  # closing goes on whatever one device does
-                closer.close()
-        self._closers.clear()
-        if self.sim is not None:
-            self.sim.stop()
-            self.sim = None
-
-    def __enter__(self) -> Rig:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # -- identity -------------------------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self.config.name
-
     @property
     def serial(self) -> str:
         return self.meter.pan
-
-    def has(self, feature: str) -> bool:
-        return feature in self.features
-
-    @property
-    def features(self) -> list[str]:
-        """The rig file's features, plus fault_injection on the simulated bench."""
-        return [*self.config.features, *(["fault_injection"] if self.sim else [])]
 
     def info(self, refresh: bool = False) -> dict[str, str]:
         if self._info is None or refresh:
@@ -259,13 +335,7 @@ class Rig:
 
     # -- tokens and keys ------------------------------------------------------------------
     def _key_confirmed(self, key: str, deadline: float) -> bool:
-        try:
-            self.probe.expect(
-                "KEY", fields={"key": key}, timeout_s=max(0.0, deadline - time.monotonic())
-            )
-        except ReplyTimeout:
-            return False
-        return True
+        return probe_saw(self.probe, "KEY", {"key": key}, deadline)
 
     def result_timeout_s(self) -> float:
         p = self.profile
@@ -283,14 +353,53 @@ class Rig:
         self.probe.mark()
         start = time.monotonic()
         if via == "keypad":
-            if self.keypad is None:
-                raise ConfigError(f"rig {self.name} has no keypad: add relay_board and keypad")
-            self.keypad.type_token(digits, enter=not self.profile.keypad.auto_submit_at_20)
+            self._keypad().type_token(digits, enter=not self.profile.keypad.auto_submit_at_20)
         else:
             self.probe.send_token(digits)
+        return self._await_result(start)
+
+    def enter_keys(self, entry: str) -> TokenOutcome:
+        """Type ``entry`` (digits that need not make a token) and ENTER on the keypad, and
+        return the meter's result: how a malformed entry is tried."""
+        keypad = self._keypad()
+        if keypad.enter_key is None:
+            raise ConfigError(f"rig {self.name}: the keypad has no ENTER key")
+        self.settle()
+        self.probe.mark()
+        start = time.monotonic()
+        keypad.type_keys([*entry, keypad.enter_key])
+        return self._await_result(start)
+
+    def begin_entry(self) -> float:
+        """Wait out the result display, mark the probe log; the clock reading at the start
+        (for `await_result`)."""
+        self.settle()
+        self.probe.mark()
+        return time.monotonic()
+
+    def press_keys(self, keys: Sequence[str], *, confirm: bool = True) -> None:
+        """Press ``keys`` on the keypad (digits, ENTER, BACK), each confirmed by the meter's
+        KEY event; ``confirm=False`` waits for no KEY event (keys a meter may ignore)."""
+        keypad = self._keypad()
+        if confirm:
+            keypad.type_keys(keys)
+            return
+        for key in keys:
+            keypad.tap(key)
+
+    def await_result(self, start: float) -> TokenOutcome:
+        """The meter's next token result after the last mark (``start``: `begin_entry`)."""
+        return self._await_result(start)
+
+    def _keypad(self) -> KeypadDriver:
+        if self.keypad is None:
+            raise ConfigError(f"rig {self.name} has no keypad: add relay_board and keypad")
+        return self.keypad
+
+    def _await_result(self, start: float) -> TokenOutcome:
         event = self.probe.expect(
             "TOKEN_RESULT",
-            lambda e: e.fields.get("code") != "16",
+            lambda e: e.fields.get("code") != "16",  # 16: still processing
             timeout_s=self.result_timeout_s(),
         )
         self._result_at = time.monotonic()
@@ -430,16 +539,3 @@ class Rig:
         ac.output(True)
         self.wait_for("POWER_UP", timeout_s=POWER_UP_TIMEOUT_S)
         return cut_after
-
-    # -- simulator only -------------------------------------------------------------------
-    def sim_control(self, command: str) -> str:
-        """A command on the simulator's control port (fault injection); sim rigs only."""
-        if self.sim is None:
-            raise ConfigError(f"rig {self.name} is not a simulated bench")
-        host, port = self.sim.control_url.removeprefix("socket://").rsplit(":", 1)
-        with socket.create_connection((host, int(port)), timeout=2.0) as conn:
-            conn.sendall(command.encode() + b"\n")
-            reply = conn.makefile().readline().strip()
-        if not reply.startswith("OK"):
-            raise DeviceError(f"simulator control {command!r}: {reply}")
-        return reply.removeprefix("OK").strip()

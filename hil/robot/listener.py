@@ -61,17 +61,45 @@ def node_id(source: Path | str | None, name: str) -> str:
 
 
 # What Robot writes on a test it never ran because the run was stopped (Ctrl-C, SIGTERM,
-# --exitonfailure), and on the test a signal cut short.
+# --exitonfailure), and on the test a signal cut short. After a signal Robot still starts
+# every later test, failing its first keyword with the second message at once.
 _NOT_RUN = ("Test execution stopped due to a fatal error", "Test execution stopped due to")
 _INTERRUPTED = ("Execution terminated by signal",)
 
 
-def verdict_and_phase(result: Any, judged: str | None = None) -> tuple[str, str]:
+class StopWatch:
+    """Which tests began after a signal stopped the run (those never ran)."""
+
+    def __init__(self) -> None:
+        self._stopped = False
+        self._after_stop: set[str] = set()
+
+    def start(self, result: Any) -> None:
+        if self._stopped:
+            self._after_stop.add(result.full_name)
+
+    def verdict(self, result: Any, judged: str | None) -> tuple[str, str]:
+        verdict, phase = verdict_and_phase(
+            result, judged, began_stopped=result.full_name in self._after_stop
+        )
+        if verdict == "not_run" or any(m in (result.message or "") for m in _INTERRUPTED):
+            self._stopped = True
+        return verdict, phase
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+
+def verdict_and_phase(
+    result: Any, judged: str | None = None, *, began_stopped: bool = False
+) -> tuple[str, str]:
     """pass/fail/error/skip/not_run (hil.conformance.outcome) and where it was decided.
 
     ``judged`` is the library's word for the test: "fail" when a check of the meter failed
     (the only way to a *fail*), "error" for any other exception in its keywords. A failure
     the library did not judge (a BuiltIn keyword, a typo in a suite) is an *error* too.
+    ``began_stopped``: the test started after a signal had stopped the run.
     """
     message = result.message or ""
     setup_failed = bool(result.setup) and result.setup.status in ("FAIL", "SKIP")
@@ -82,6 +110,8 @@ def verdict_and_phase(result: Any, judged: str | None = None) -> tuple[str, str]
     else:
         phase = "call"
     if result.status == "NOT RUN" or message.startswith(_NOT_RUN):
+        return "not_run", phase
+    if began_stopped and message.startswith(_INTERRUPTED):
         return "not_run", phase
     if result.status == "SKIP":
         return "skip", phase
@@ -113,7 +143,7 @@ class JournalListener(ListenerV3):
         self.journal = Journal(path.replace("{pid}", str(os.getpid())))
         self._started: dict[str, tuple[str, float]] = {}
         self._run_started = False
-        self._interrupted = False
+        self._stops = StopWatch()
         RUN.journal = self.journal
 
     def start_suite(self, data: Any, result: Any) -> None:
@@ -138,15 +168,14 @@ class JournalListener(ListenerV3):
 
     def start_test(self, data: Any, result: Any) -> None:
         self._started[result.full_name] = (now_iso(), time.monotonic())  # probe log clock
+        self._stops.start(result)
 
     def end_test(self, data: Any, result: Any) -> None:
         started = self._started.pop(result.full_name, None)
         evidence = RUN.take_evidence(result.full_name)
         rig = RUN.rig
         excerpt = rig.probe_log.excerpt(since=started[1], limit=80) if rig and started else []
-        verdict, phase = verdict_and_phase(result, RUN.peek_judgement(result.full_name))
-        if verdict == "not_run" or (result.message or "").startswith(_INTERRUPTED):
-            self._interrupted = True
+        verdict, phase = self._stops.verdict(result, RUN.peek_judgement(result.full_name))
         self.journal.write(
             "test",
             nodeid=node_id(data.source, data.name),
@@ -163,7 +192,7 @@ class JournalListener(ListenerV3):
     def end_suite(self, data: Any, result: Any) -> None:
         if data.parent is None:  # the top-level suite: the run is over
             self.journal.write("run_end", exit_status=min(result.statistics.failed, 250),
-                               interrupted=self._interrupted)  # fmt: skip
+                               interrupted=self._stops.stopped)  # fmt: skip
 
     def close(self) -> None:
         if RUN.journal is self.journal:
@@ -173,10 +202,27 @@ class JournalListener(ListenerV3):
 class ProgressListener(ListenerV3):
     """Tells ``hil run`` each Robot test's verdict as it ends (same rule as the journal)."""
 
-    def __init__(self, done: Callable[[str, str, str, str], None]) -> None:
+    def __init__(
+        self,
+        done: Callable[[str, str, str, str], None],
+        show: Callable[[str, str], None] | None = None,
+    ) -> None:
         self._done = done
+        self._show = show  # ("test", node id) as a test starts, ("token", digits) as one goes in
+        self._hooked: object | None = None
+        self._stops = StopWatch()
+
+    def start_test(self, data: Any, result: Any) -> None:
+        self._stops.start(result)
+        if self._show is None:
+            return
+        self._show("test", node_id(data.source, data.name))
+        rig, show = RUN.rig, self._show
+        if rig is not None and rig is not self._hooked:
+            rig.token_listeners.append(lambda digits: show("token", digits))
+            self._hooked = rig
 
     def end_test(self, data: Any, result: Any) -> None:
-        verdict, _ = verdict_and_phase(result, RUN.peek_judgement(result.full_name))
+        verdict, _ = self._stops.verdict(result, RUN.peek_judgement(result.full_name))
         rig = RUN.rig.name if RUN.rig is not None else ""
         self._done(node_id(data.source, data.name), verdict, result.message or "", rig)

@@ -136,7 +136,41 @@ class BenchFaults:
     keypad_slowdown: float = 1.0
 
 
-class SimBench:
+class BenchCore:
+    """What every simulated bench owns: one lock, one accelerated clock, the relay board,
+    the endpoints and the ticker thread (its loop is the subclass's ``_tick_loop``)."""
+
+    def __init__(
+        self, keymap: KeyMap, *, board: str, channels: int, speed: float, ticker: str
+    ) -> None:
+        self.lock = threading.RLock()
+        self.clock = SimClock(speed)
+        self.board = NumatoBoard(channels) if board == "numato" else KmtronicBoard(channels)
+        self.keymap = keymap
+        self._endpoints: dict[str, PtyEndpoint | TcpEndpoint] = {}
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._ticker = threading.Thread(target=self._tick_loop, name=ticker, daemon=True)
+
+    def _tick_loop(self) -> None:
+        raise NotImplementedError
+
+    def _doze(self, wait: float) -> None:
+        """The ticker sleeps ``wait`` real seconds (within bounds) or until woken."""
+        self._wake.wait(min(MAX_SLEEP_S, max(0.0005, wait)))
+        self._wake.clear()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._ticker.is_alive():
+            self._ticker.join(timeout=1.0)
+        for ep in self._endpoints.values():
+            ep.close()
+        self._endpoints.clear()
+
+
+class SimBench(BenchCore):
     """Owns the model, the device emulations, the endpoints and the ticker thread."""
 
     def __init__(
@@ -156,12 +190,9 @@ class SimBench:
                 f"speed {speed:g}: a real-time meter's clock runs at 1.0 "
                 "(drop --speed / simulator.speed, or --real-time / simulator.real_time)"
             )
+        super().__init__(keymap, board=board, channels=channels, speed=speed, ticker="sim-ticker")
         self.model = model
-        self.lock = threading.RLock()
-        self.clock = SimClock(speed)
         self.faults = BenchFaults()
-        self.board = NumatoBoard(channels) if board == "numato" else KmtronicBoard(channels)
-        self.keymap = keymap
         timing = model.profile.keypad
         self._debounce = (timing.debounce_s, timing.min_press_s)
         self.decoder = KeypadDecoder(keymap, *self._debounce)
@@ -174,10 +205,6 @@ class SimBench:
         self.ac_source = AcSource(self.physics)
         self.dmm = Dmm(self.physics)
         self.load = ReferenceLoad(self.physics)
-        self._endpoints: dict[str, PtyEndpoint | TcpEndpoint] = {}
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._ticker = threading.Thread(target=self._tick_loop, name="sim-ticker", daemon=True)
         self._lines_out: list[str] = []
         with self.lock:
             if supply_on:  # evseq 1 is POWER_UP, as after a real boot
@@ -226,8 +253,7 @@ class SimBench:
                 deadlines = [d for d in (self.model.next_deadline, self._processing_cut_time())
                              if d is not None]  # fmt: skip
                 wait = (min(deadlines) - now) / self.clock.speed if deadlines else MAX_SLEEP_S
-            self._wake.wait(min(MAX_SLEEP_S, max(0.0005, wait)))
-            self._wake.clear()
+            self._doze(wait)
 
     def wake(self) -> None:
         """Something changed (a request, a key, a load): re-plan the ticker's sleep."""
@@ -345,12 +371,3 @@ class SimBench:
             else:
                 out[name] = ep.url
         return out
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._ticker.is_alive():
-            self._ticker.join(timeout=1.0)
-        for ep in self._endpoints.values():
-            ep.close()
-        self._endpoints.clear()

@@ -8,7 +8,6 @@ from typing import TypeVar
 from hil.errors import ConfigError
 from hil.meter.defects import Defect
 from hil.meter.model import MeterModel
-from hil.meter.profile_file import load_profile, profile_path
 from hil.rig.config import KeypadWiring, RigConfig, SimulatorSpec
 from hil.sim.bench import SimBench
 from hil.sim.keypad import KeyMap
@@ -56,7 +55,7 @@ def build_model(
         meter.meter_pan,
         meter.key_info,
         meter.load_decoder_key(base),
-        load_profile(profile_path(profile or meter.profile)),
+        meter.behaviour(base, profile),
         defects=parse_defect(defect),
         firmware=meter.firmware or "sim-1.0",
         credit_units=round(credit_kwh * 10),

@@ -7,7 +7,7 @@ line and ``publish`` for the model's events, and sends the returned lines.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,53 @@ def result_name(code: int) -> str:
     return "".join(word[:1].upper() + word[1:] for word in label.split())
 
 
-class ProbeServer:
+def events_since(events: Iterable[str], last: int, seq: int, since: int) -> list[str]:
+    """GET EVENTS SINCE ``since``: the held event lines after that evseq (all of them when
+    it is older than the oldest held), then the reply (request ``seq``) with the last and
+    oldest evseq held; ``last`` is the newest evseq."""
+    held = list(events)
+    oldest = last - len(held) + 1
+    replay = held[max(0, since - oldest + 1) :] if since >= oldest - 1 else held
+    return [*replay, p.format_reply(seq, {"last": last, "oldest": oldest})]
+
+
+class ArgError(ValueError):
+    """A request's arguments are wrong: answered with ERR_BAD_ARGUMENT."""
+
+
+class RequestServer:
+    """The request side of both probe servers (the meter's, the CIU readback's): a line
+    that does not parse is counted and answered with a checksum error (when it has a
+    sequence number), an ``ArgError`` from ``_dispatch`` with ERR_BAD_ARGUMENT."""
+
+    garbled_requests: int
+
+    def _answer(self, line: str, at: float, *, internal_errors: bool = False) -> list[str]:
+        """The reply lines for one request line; ``internal_errors``: any other exception
+        is answered too (ERR_NOT_ALLOWED, its text), not raised."""
+        try:
+            request = p.parse_request(line)
+        except p.FrameError:
+            self.garbled_requests += 1
+            seq = line.split(" ", 1)[0]
+            return (
+                [p.format_error(int(seq), p.ERR_CHECKSUM, "bad checksum")] if seq.isdigit() else []
+            )
+        try:
+            return self._dispatch(request, at)
+        except ArgError as exc:
+            return [p.format_error(request.seq, p.ERR_BAD_ARGUMENT, f"bad argument: {exc}")]
+        except Exception as exc:  # a simulator bug must show, not look like a silent probe
+            if not internal_errors:
+                raise
+            text = f"internal error: {exc.__class__.__name__}: {exc}"[:200]
+            return [p.format_error(request.seq, p.ERR_NOT_ALLOWED, text.replace("\n", " "))]
+
+    def _dispatch(self, r: p.Request, at: float) -> list[str]:
+        raise NotImplementedError
+
+
+class ProbeServer(RequestServer):
     def __init__(
         self,
         model: MeterModel,
@@ -156,21 +202,7 @@ class ProbeServer:
         """Reply (and replayed events) for one request line; nothing when unpowered."""
         if not self.model.powered:
             return []  # a dead meter's UART says nothing
-        try:
-            request = p.parse_request(line)
-        except p.FrameError:
-            self.garbled_requests += 1
-            seq = line.split(" ", 1)[0]
-            return (
-                [p.format_error(int(seq), p.ERR_CHECKSUM, "bad checksum")] if seq.isdigit() else []
-            )
-        try:
-            return self._dispatch(request, at)
-        except _ArgError as exc:
-            return [p.format_error(request.seq, p.ERR_BAD_ARGUMENT, f"bad argument: {exc}")]
-        except Exception as exc:  # a simulator bug must show, not look like a silent probe
-            text = f"internal error: {exc.__class__.__name__}: {exc}"[:200]
-            return [p.format_error(request.seq, p.ERR_NOT_ALLOWED, text.replace("\n", " "))]
+        return self._answer(line, at, internal_errors=True)
 
     def _dispatch(self, r: p.Request, at: float) -> list[str]:
         words = [a.upper() for a in r.args]
@@ -202,17 +234,17 @@ class ProbeServer:
                 )
             if what == "EVENTS" and len(words) == 3 and words[1] == "SINCE":
                 return self._events_since(r.seq, _int(words[2], "evseq"))
-            raise _ArgError(f"unknown GET item {r.args[0]!r}")
+            raise ArgError(f"unknown GET item {r.args[0]!r}")
         if r.command == "TOKEN":
             digits = "".join(r.args)
             if len(digits) != 20 or not digits.isdigit():
-                raise _ArgError("TOKEN takes 20 digits")
+                raise ArgError("TOKEN takes 20 digits")
             if self.model.processing:
                 return [p.format_error(r.seq, p.ERR_BUSY, "busy: a token is being processed")]
             return self.publish(self.model.submit_token(digits, at)) + ok({"accepted": 1})
         if r.command == "KEY" and len(words) == 1:
             if words[0] not in {*"0123456789", "ENTER", "BACK"}:
-                raise _ArgError("KEY takes 0-9, ENTER or BACK")
+                raise ArgError("KEY takes 0-9, ENTER or BACK")
             return self.publish(self.model.press_key(words[0], at)) + ok()
         if r.command == "CLOCK" and words == ["GET"]:
             now = datetime.fromtimestamp(self._rtc_offset + at, UTC)
@@ -221,7 +253,7 @@ class ProbeServer:
             try:
                 when = datetime.fromisoformat(r.args[1].replace("Z", "+00:00"))
             except ValueError:
-                raise _ArgError("CLOCK SET takes an ISO 8601 UTC time") from None
+                raise ArgError("CLOCK SET takes an ISO 8601 UTC time") from None
             self._rtc_offset = (when - timedelta(seconds=at)).timestamp()
             return ok()
         if r.command == "RESET" and words == ["STATE"]:
@@ -229,7 +261,7 @@ class ProbeServer:
                 return [p.format_error(r.seq, p.ERR_NOT_SUPPORTED, "not supported")]
             return self.publish(self._reset(at)) + ok()
         if r.command in ("GET", "KEY", "CLOCK", "RESET"):
-            raise _ArgError(f"{r.command} needs arguments (see docs/probe-protocol.md)")
+            raise ArgError(f"{r.command} needs arguments (see docs/probe-protocol.md)")
         return [p.format_error(r.seq, p.ERR_UNKNOWN_COMMAND, "unknown command")]
 
     def _info(self) -> dict[str, object]:
@@ -255,17 +287,10 @@ class ProbeServer:
         return self.options.kwh_text(wh)
 
     def _events_since(self, seq: int, since: int) -> list[str]:
-        held = list(self._events)
-        oldest = self._evseq - len(held) + 1
-        replay = held[max(0, since - oldest + 1) :] if since >= oldest - 1 else held
-        return [*replay, p.format_reply(seq, {"last": self._evseq, "oldest": oldest})]
-
-
-class _ArgError(ValueError):
-    pass
+        return events_since(self._events, self._evseq, seq, since)
 
 
 def _int(text: str, what: str) -> int:
     if not text.isdigit():
-        raise _ArgError(f"{what} must be a number")
+        raise ArgError(f"{what} must be a number")
     return int(text)

@@ -63,6 +63,16 @@ def credit(tid: int, amount: int = 100, key: DecoderKey = KEY, kind: int = 0) ->
     return encode(CreditToken(tid=tid, amount=amount, kind=kind), key)
 
 
+def leading_zero_credit(tid: int = TID0, amount: int = 100) -> tuple[int, str]:
+    """The first credit token from ``tid`` on whose 20 digits start with 0 (about one in
+    seven does: 2^66 is 7.4e19), and its TID: left without its 0 it is a 19-digit entry."""
+    for candidate in range(tid, tid + 1000):
+        digits = credit(candidate, amount)
+        if digits.startswith("0"):
+            return candidate, digits
+    raise AssertionError(f"no credit token with a leading 0 within 1000 TIDs of {tid}")
+
+
 def token(t: Token, key: DecoderKey | None = KEY) -> str:
     return encode(t, key)
 

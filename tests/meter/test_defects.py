@@ -13,15 +13,20 @@ from typing import Any
 import pytest
 
 from hil.meter.defects import Defect
+from hil.sts.tokens import TEST_CONTROLS, MeterTestToken, WaterMeterFactorToken
 from tests.meter.helpers import (
+    INFO,
+    PAN,
     TID0,
     R,
     credit,
     info,
     kct,
     key_for,
+    leading_zero_credit,
     meter,
     results,
+    token,
 )
 
 D = Defect
@@ -107,6 +112,57 @@ def amount(d: frozenset[Defect]) -> Any:
     return m.credit_wh
 
 
+def nv_tids(d: frozenset[Defect]) -> Any:
+    m = meter(defects=d)
+    m.enter_token(credit(TID0), 1.0)
+    m.power_off(2.0)
+    m.power_on(3.0)
+    return [t - TID0 for t in m.tid_memory], m.credit_wh
+
+
+def short_entry(d: frozenset[Defect]) -> Any:
+    _, digits = leading_zero_credit()
+    m = meter(defects=d)
+    return m.enter_token(digits[1:], 1.0).result, m.credit_wh  # left without its leading 0
+
+
+def key_type(d: frozenset[Defect]) -> Any:
+    m = meter(defects=d)
+    return results(m, kct(info(krn=2, kt=3)))[-1], m.key_info.kt
+
+
+def readback(d: frozenset[Defect]) -> Any:
+    m = meter(defects=d)
+    new = info(krn=2, ti=7, ken=200)
+    results(m, kct(new))
+    shown = m.info()
+    return shown["ti"], shown["ken"], shown["krn"], m.key_info.ti
+
+
+def class1_totals(d: frozenset[Defect]) -> Any:
+    m = meter(defects=d)
+    only = token(MeterTestToken(TEST_CONTROLS["totals"], PAN.mfr_code, False), None)
+    return m.enter_token(only, 1.0).result, m.tests_running
+
+
+def back_key(d: frozenset[Defect]) -> Any:
+    m = meter(defects=d)
+    digits = credit(TID0)
+    wrong = str((int(digits[-1]) + 1) % 10)
+    at = 1.0
+    for key in [*digits[:-1], wrong, "BACK", digits[-1], "ENTER"]:
+        m.press_key(key, at)
+        at += 0.01
+    m.advance(at + 1.0)
+    return m.last_result.result if m.last_result else None, m.credit_wh
+
+
+def unsupported_management(d: frozenset[Defect]) -> Any:
+    m = meter(defects=d)
+    out = m.enter_token(token(WaterMeterFactorToken(TID0, 0, 1000)), 1.0)
+    return out.result, len(m.tid_memory)
+
+
 # defect -> (its scenario, observation of the conforming meter, observation with the defect)
 CASES: dict[Defect, tuple[Scenario, Any, Any]] = {
     D.ACCEPTS_REPLAYS: (replay, ([R.ACCEPT, R.USED], 10_000), ([R.ACCEPT, R.ACCEPT], 20_000)),
@@ -125,6 +181,13 @@ CASES: dict[Defect, tuple[Scenario, Any, Any]] = {
     D.ACCEPTS_CREDIT_UNDER_DDTK: (ddtk, (R.DDTK, 0), (R.ACCEPT, 10_000)),
     D.ROLLOVER_KEEPS_TID_MEMORY: (rollover, ([], R.ACCEPT), ([0, 1], R.OLD)),
     D.WRONG_AMOUNT_AT_EXPONENT_BOUNDARY: (amount, 25_600 + 2_000_400, 25_600 + 362_000),
+    D.FORGETS_TIDS_ON_POWER_CYCLE: (nv_tids, ([0], 10_000), ([], 10_000)),
+    D.ACCEPTS_SHORT_ENTRY: (short_entry, (R.FORMAT, 0), (R.ACCEPT, 10_000)),
+    D.ACCEPTS_ILLEGAL_KEY_TYPE: (key_type, (R.KEY_TYPE, 2), (R.KCT2, 3)),
+    D.KEY_READBACK_STALE: (readback, ("07", 200, 2, 7), (f"{INFO.ti:02d}", INFO.ken, 2, 7)),
+    D.CLASS1_IGNORES_TOTALS: (class1_totals, (R.ACCEPT, ("totals",)), (R.FUNCTION, ())),
+    D.BACK_KEY_IGNORED: (back_key, (R.ACCEPT, 10_000), (R.CRC, 0)),
+    D.ACCEPTS_UNSUPPORTED_MANAGEMENT: (unsupported_management, (R.FUNCTION, 0), (R.ACCEPT, 1)),
 }
 
 

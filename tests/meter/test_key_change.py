@@ -229,3 +229,23 @@ def test_key_change_sequence_does_not_trip_lockout() -> None:
     results(m, [bad, bad])  # two rejects: one short of the lockout
     results(m, kct(NEW), at=2.0)
     assert m.consecutive_rejects == 0 and m.locked_out_until is None
+
+
+def test_dctk_refused_when_section_1_comes_last() -> None:
+    # KT is carried by section 1 only: entered last, it completes the set and is refused
+    # there (sts-notes 10: a keypad meter refuses a DCTK, Key type).
+    dctk = info(krn=2, kt=3)
+    m = meter()
+    got = results(m, list(reversed(kct(dctk))))
+    assert got == [R.KCT1] * 3 + [R.KEY_TYPE]
+    assert m.key_info == INFO and m.kct_pending == []
+    assert m.enter_token(credit(TID0), 2.0).result is R.ACCEPT  # the old key is in force
+    assert m.enter_token(credit(TID0 + 1, key=key_for(dctk)), 2.1).result is R.CRC
+
+
+def test_defect_accepts_illegal_key_type() -> None:
+    dctk = info(krn=2, kt=3)
+    m = meter(defects={"accepts_illegal_key_type"})
+    assert results(m, kct(dctk))[-1] is R.KCT2
+    assert m.key_info.kt == 3
+    assert m.enter_token(credit(TID0, key=key_for(dctk)), 2.0).result is R.ACCEPT

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from hil.meter.events import EventName, names
-from tests.meter.helpers import TID0, R, credit, meter, profile, type_token
+from tests.meter.helpers import (
+    TID0,
+    R,
+    credit,
+    leading_zero_credit,
+    meter,
+    profile,
+    type_token,
+)
 
 
 def test_keypad_token_is_decided_after_processing() -> None:
@@ -132,3 +140,26 @@ def test_unpowered_meter_ignores_keys_and_carrier() -> None:
 def test_unknown_key_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown key"):
         meter().press_key("#", 1.0)
+
+
+def test_token_typed_without_its_leading_zero_is_format() -> None:
+    # A token is exactly 20 digits (sts-notes 2, step 6): 19 digits and ENTER is Format,
+    # even when the 19 digits are a token whose leading 0 was left out.
+    _, digits = leading_zero_credit()
+    m = meter()
+    t = type_token(m, digits[1:], 1.0)
+    m.advance(t + 1.0)
+    assert m.last_result is not None and m.last_result.result is R.FORMAT
+    assert m.credit_wh == 0 and m.tid_memory == []
+    assert meter().enter_token(digits[1:], 1.0).result is R.FORMAT  # direct path too
+    t = type_token(m, digits, t + 2.0)  # the whole token is then accepted
+    m.advance(t + 1.0)
+    assert m.last_result is not None and m.last_result.result is R.ACCEPT
+
+
+def test_defect_accepts_short_entry() -> None:
+    tid, digits = leading_zero_credit()
+    m = meter(defects={"accepts_short_entry"})
+    assert m.enter_token(digits[1:], 1.0).result is R.ACCEPT and m.tid_memory == [tid]
+    assert m.enter_token("12345", 2.0).result is R.CRC  # padded: garbage, not Format
+    assert m.enter_token(digits + "7", 3.0).result is R.FORMAT  # long entries unchanged

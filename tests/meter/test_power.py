@@ -113,3 +113,32 @@ def test_time_cannot_go_back() -> None:
     m.advance(5.0)
     with pytest.raises(ValueError, match="cannot go back"):
         m.press_key("1", 4.0)
+
+
+def test_replay_after_a_power_cycle_is_used_and_registers_are_kept() -> None:
+    # NV-RETENTION: the TID memory, credit, key register and power limit are non-volatile
+    # (docs/meter-model.md "Power fail and restore"), so a replay after a cycle is Used.
+    new = info(krn=2)
+    m = meter()
+    results(m, kct(new))
+    digits = credit(TID0, key=key_for(new))
+    limit = token(MaxPowerLimitToken(tid=TID0 + 1, watts=2000), key_for(new))
+    assert results(m, [digits, limit], at=2.0) == [R.ACCEPT, R.ACCEPT]
+    before = (m.credit_wh, m.tid_memory, m.key_info, m.power_limit_w)
+    m.power_off(3.0)
+    m.power_on(8.0)
+    assert (m.credit_wh, m.tid_memory, m.key_info, m.power_limit_w) == before
+    assert m.enter_token(digits, 9.0).result is R.USED and m.credit_wh == 10_000
+    m.set_load(2500.0, 9.5)  # the limit still trips after the cycle
+    assert not m.relay_closed and m.relay_reason == "power_limit"
+
+
+def test_defect_forgets_tids_on_power_cycle() -> None:
+    m = meter(defects={"forgets_tids_on_power_cycle"})
+    digits = credit(TID0)
+    assert m.enter_token(digits, 1.0).result is R.ACCEPT
+    events = m.power_off(2.0)
+    assert events[-1].data == {"tids": 1}
+    m.power_on(3.0)
+    assert m.tid_memory == [] and m.credit_wh == 10_000  # credit kept, TIDs lost
+    assert m.enter_token(digits, 4.0).result is R.ACCEPT and m.credit_wh == 20_000

@@ -128,8 +128,8 @@ def test_requirement_matrix_rules():
     assert [r.id for r in record.requirements] == [r.id for r in catalogue.requirements]
     covered = {"TID-USED", "TID-OLD", "AUTH-CRC", "CREDIT-ACCEPT", "CREDIT-FUNCTION"}
     assert record.coverage.covered == len(covered)
-    assert record.coverage.total == len(catalogue.requirements)
-    assert record.coverage.percent == round(100 * len(covered) / len(catalogue.requirements), 1)
+    assert record.coverage.total == S.APPLICABLE
+    assert record.coverage.percent == round(100 * len(covered) / S.APPLICABLE, 1)
 
 
 def test_unknown_requirement_ids_get_a_row_and_a_warning():
@@ -138,7 +138,7 @@ def test_unknown_requirement_ids_get_a_row_and_a_warning():
     record = build_record(events)
     extra = row(record, "NOT-A-RULE")
     assert not extra.in_catalogue and extra.verdict == "pass"
-    assert record.coverage.total == len(load_catalogue().requirements)
+    assert record.coverage.total == S.APPLICABLE
     assert any("NOT-A-RULE" in w for w in record.warnings)
 
 
@@ -319,3 +319,62 @@ def test_docs_describe_every_record_field():
     doc = DOCS.read_text()
     missing = sorted(n for n in _fields(RunRecord) if f"`{n}`" not in doc)
     assert not missing, f"docs/run-record.md does not describe: {missing}"
+
+
+def _not_applicable(name: str, clause: str, at: float) -> dict:
+    event = S.finished(name, "skip", at, clauses=(clause,), duration=0.0,
+                       module="suites/test_management.py", probe_log=[],
+                       message="not applicable: meter file 'm' does not declare it")  # fmt: skip
+    event["not_applicable"] = True
+    return event
+
+
+def test_requirements_of_undeclared_functions_are_not_applicable():
+    from hil.conformance.outcome import Judged, requirement_outcome
+
+    assert requirement_outcome([Judged("not_applicable")]) == "not_applicable"
+    assert requirement_outcome([Judged("not_applicable"), Judged("pass")]) == "pass"
+    assert requirement_outcome([Judged("not_applicable"), Judged("skip")]) == "not_applicable"
+    events = S.passing_run()[:-1]
+    events += [
+        _not_applicable("test_other_management[set_water_meter_factor]", "MGMT-OTHER", 9),
+        _not_applicable("test_each_declared_class1_test[totals]", "CLASS1-EACH", 10),
+        S.finished(
+            "test_each_declared_class1_test[display]",
+            "pass",
+            11,
+            clauses=("CLASS1-EACH",),
+            module="suites/test_management.py",
+        ),
+        S.run_end(12, 0),
+    ]
+    record = build_record(events)
+    assert row(record, "MGMT-OTHER").verdict == "not_applicable"
+    assert len(row(record, "MGMT-OTHER").tests) == 1
+    assert row(record, "CLASS1-EACH").verdict == "pass"
+    # a skip for a feature the bench lacks stays "not covered", and is no not-applicable test
+    assert row(record, "KCT-POWER").verdict == "not_covered"
+    tests = {t.name: t for t in record.tests}
+    assert tests["test_partial_key_change_lost_on_power_cycle"].not_applicable is False
+    assert record.verdict == "pass"
+
+
+def test_not_applicable_is_shown_in_the_html_matrix(tmp_path):
+    from hil.report.html import render_html
+
+    events = S.passing_run()[:-1]
+    events += [_not_applicable("test_other_management[x]", "MGMT-OTHER", 9), S.run_end(12, 0)]
+    record = build_record(events)
+    html = render_html(record)
+    inapplicable = [r.id for r in record.requirements if r.verdict == "not_applicable"]
+    assert "MGMT-OTHER" in inapplicable and f"{len(inapplicable)} not applicable" in html
+    assert "Not applicable (the meter does not declare the function)" in html
+
+
+def test_split_meter_rules_are_not_applicable_on_an_integrated_bench():
+    record = build_record(S.passing_run())
+    verdicts = {row.id: row.verdict for row in record.requirements}
+    assert verdicts["SPLIT-ROUTING"] == verdicts["SPLIT-FOREIGN-TOKEN"] == "not_applicable"
+    assert verdicts["LOCKOUT"] == "not_covered"  # an integrated rule this run did not test
+    # neither covered nor missing: the coverage counts only what applies
+    assert record.coverage.total == len(verdicts) - 2

@@ -82,6 +82,15 @@ def test_press_closes_holds_opens_and_waits() -> None:
     assert fake.sleeps == [0.1, 0.2]
 
 
+def test_tap_presses_without_waiting_for_confirmation() -> None:
+    relay = FakeRelay()
+    asked: list[str] = []
+    keypad, fake = fake_keypad(relay, verify=lambda key, deadline: asked.append(key) or False)
+    keypad.tap("5")  # a key the meter may ignore: no KEY event is awaited, none is missed
+    assert relay.calls == [(4, True), (4, False)]
+    assert fake.sleeps == [0.1, 0.2] and asked == []
+
+
 def test_matrix_press_closes_row_then_column_and_opens_in_reverse() -> None:
     relay = FakeRelay()
     keypad, _ = fake_keypad(relay, {"5": (1, 5), "ENTER": (3, 6)})

@@ -25,9 +25,7 @@ from hil.robot.listener import JournalListener, clauses_of, node_id, verdict_and
 
 SUITES = REPO_ROOT / "suites" / "robot"
 JOURNAL = "hil.robot.listener.JournalListener"
-REQUIREMENTS = {
-    r["id"] for r in yaml.safe_load(CATALOGUE.read_text())["requirements"]
-}
+REQUIREMENTS = {r["id"] for r in yaml.safe_load(CATALOGUE.read_text())["requirements"]}
 
 
 def _robot(outdir: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:

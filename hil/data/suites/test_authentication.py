@@ -14,6 +14,7 @@ CASES = {
 
 
 @pytest.mark.clause("AUTH-CRC")
+@pytest.mark.cost(tokens=1)
 @pytest.mark.parametrize("make", list(CASES.values()), ids=list(CASES))
 def test_token_that_does_not_authenticate_is_refused(session, make):
     session.inject(make(session.tokens))

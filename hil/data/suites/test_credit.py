@@ -16,6 +16,7 @@ BOUNDARIES = [
 
 
 @pytest.mark.clause("CREDIT-ACCEPT", "CREDIT-FUNCTION")
+@pytest.mark.cost(tokens=1)
 @pytest.mark.parametrize("kind", [0, 1, 2, 3], ids=["electricity", "water", "gas", "time"])
 def test_credit_for_each_register(session, kind):
     """Supported registers accept credit; the others answer Function."""
@@ -23,6 +24,7 @@ def test_credit_for_each_register(session, kind):
 
 
 @pytest.mark.clause("AMOUNT-ENCODING", "CREDIT-ACCEPT")
+@pytest.mark.cost(bulk=1)
 @pytest.mark.parametrize(("units", "why"), BOUNDARIES, ids=[str(u) for u, _ in BOUNDARIES])
 def test_amount_boundary(session, units, why, bulk):
     session.inject(session.tokens.credit(units), via=bulk)
@@ -30,8 +32,10 @@ def test_amount_boundary(session, units, why, bulk):
 
 
 @pytest.mark.clause("CREDIT-OVERFLOW")
+@pytest.mark.cost(bulk=2)
 def test_credit_overflow_is_refused(session, bulk):
-    session.inject(session.tokens.credit(1818624), via=bulk)
+    # Filling the register rests on the largest amounts decoding exactly.
+    session.inject(session.tokens.credit(1818624), via=bulk, requirement="AMOUNT-ENCODING")
     # The register holds 999 999.9 kWh: the largest token amount cannot fit on top.
     session.inject(session.tokens.credit(18201624), via=bulk)
     session.check_state()

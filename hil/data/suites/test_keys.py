@@ -19,6 +19,7 @@ def _sections(session) -> int:
 
 
 @pytest.mark.clause("KCT-SET")
+@pytest.mark.cost(key_changes=1, tokens=2)
 @pytest.mark.parametrize("backwards", [False, True], ids=["in-order", "reverse-order"])
 def test_key_change_in_either_order(session, backwards):
     old = session.tokens
@@ -34,6 +35,7 @@ def test_key_change_in_either_order(session, backwards):
 
 
 @pytest.mark.clause("KCT-SET")
+@pytest.mark.cost(key_changes=1, tokens=2)
 def test_key_change_applies_only_when_complete(session, bulk):
     new = session.next_key()
     cases = session.keys.key_change(new)
@@ -46,31 +48,34 @@ def test_key_change_applies_only_when_complete(session, bulk):
 
 
 @pytest.mark.clause("KCT-TIMEOUT")
+@pytest.mark.cost(key_changes=1, kct_timeouts=1.2, tokens=1)
 def test_partial_key_change_times_out(session, bulk):
     new = session.next_key()
     cases = session.keys.key_change(new)
     session.inject(cases[0], via=bulk)
     session.let_time_pass(session.rig.profile.kct_timeout_s * 1.2)
     for case in cases[1:]:  # the first section was forgotten: the set is incomplete again
-        session.inject(case, via=bulk)
+        session.inject(case, via=bulk, if_refused="KCT-SET")
     session.inject(session.tokens.credit(20))  # old key still in force
     session.check_state()
 
 
 @pytest.mark.clause("KCT-POWER")
 @pytest.mark.requires("power_control")
+@pytest.mark.cost(key_changes=1, power_cycles=1, tokens=1)
 def test_partial_key_change_lost_on_power_cycle(session, bulk):
     new = session.next_key()
     cases = session.keys.key_change(new)
     session.inject(cases[0], via=bulk)
     session.power_cycle()
     for case in cases[1:]:
-        session.inject(case, via=bulk)
+        session.inject(case, via=bulk, if_refused="KCT-SET")
     session.inject(session.tokens.credit(20))
     session.check_state()
 
 
 @pytest.mark.clause("KEY-EXPIRY")
+@pytest.mark.cost(key_changes=1, tokens=2)
 def test_token_past_key_expiry_is_refused(session):
     ken = (session.tokens.cursor >> 16) - 1  # the new key expired one TID epoch ago
     fresh = session.change_key(session.next_key(ken=ken), via=_via(session))
@@ -80,6 +85,7 @@ def test_token_past_key_expiry_is_refused(session):
 
 
 @pytest.mark.clause("KEY-DDTK")
+@pytest.mark.cost(key_changes=1, tokens=2)
 def test_credit_under_default_key_is_refused(session):
     ddtk = session.change_key(session.next_key(kt=1), via=_via(session))
     session.inject(ddtk.credit(20))  # DDTK
@@ -91,6 +97,7 @@ NEXT_BASE = {1993: 2014, 2014: 2035}
 
 
 @pytest.mark.clause("TID-ROLLOVER", "KCT-SET", "TID-USED")
+@pytest.mark.cost(bulk=2, key_changes=1, tokens=4)
 @pytest.mark.parametrize("backwards", [False, True], ids=["in-order", "reverse-order"])
 def test_tid_rollover_key_change(session, backwards, bulk):
     """The regression cases of the 2024 rollover campaign (bench-notes 4.5)."""
@@ -114,3 +121,53 @@ def test_tid_rollover_key_change(session, backwards, bulk):
     session.inject(early, requirement="TID-ROLLOVER")  # now accepted...
     session.inject(early)  # ...once
     session.check_state(requirement="TID-ROLLOVER")
+
+
+@pytest.mark.clause("KEY-TYPE", "KCT-SET")
+@pytest.mark.cost(tokens=3, key_changes=1)
+def test_key_change_to_a_dctk_is_refused(session, check_key_register):
+    """A DCTK (KT 3) is for magnetic-card meters; a keypad meter refuses a key change to one
+    (sts-notes 10, §6.5.2.3.5): Key type (result 5), the key register unchanged and the old
+    key in force. Section 1 carries the new KT, so it goes last: whether the meter judges the
+    KT when section 1 arrives or when the set is complete, that last section is refused."""
+    old = session.tokens
+    session.inject(old.credit(20))
+    dctk = session.next_key(kt=3)
+    session.change_key(dctk, order=_orders(_sections(session))[1], via=_via(session))
+    check_key_register("after the refused key change", "KEY-TYPE")
+    session.inject(old.credit(20), requirement="KEY-TYPE")  # the old key still works
+    session.inject(old.with_key(dctk).credit(20), requirement="KEY-TYPE")  # never installed: CRC
+    session.check_state(requirement="KEY-TYPE")
+
+
+@pytest.mark.clause("KEY-READBACK")
+@pytest.mark.cost(key_changes=2, bulk=4, tokens=1)
+def test_key_register_reads_back_after_each_change(session, check_key_register, bulk):
+    """INFO's key register after each key change holds the set's values (sts-notes 10: KRN,
+    KT, TI and KEN replaced together; a 128-bit set also carries the SGC), and neither a
+    partial set nor a section under a key the meter no longer holds changes it. KT stays
+    the meter's own: the key-type change rules (§6.5.2.4) are not public, and the one
+    refused change is KEY-TYPE's test. KEN stays at or above the TIDs issued next."""
+    check_key_register("at the start", "KEY-READBACK")
+    original = session.tokens  # the key the meter holds now, superseded below
+    info = original.info
+    epoch = session.keys.cursor >> 16  # the top byte of the TIDs the next tokens carry
+    sgc = (info.sgc + 1) % 1_000_000 if info.key_bits == 128 else info.sgc
+    first = session.next_key(ti=(info.ti + 1) % 100, sgc=sgc,
+                             ken=254 if info.ken != 254 and epoch < 254 else 255)  # fmt: skip
+    fresh = session.change_key(first, via=_via(session))  # its sections judge KCT-SET
+    check_key_register("after the first key change", "KEY-READBACK")
+    session.inject(fresh.credit(20))  # the new key is in force
+    second = session.next_key(ti=info.ti, ken=255)
+    session.change_key(second, order=_orders(_sections(session))[1], via=_via(session))
+    check_key_register("after the second key change", "KEY-READBACK")
+    # A set entered in part: the register keeps the second set's values.
+    partial = session.keys.key_change(session.next_key(ti=(info.ti + 2) % 100))
+    for case in partial[:-1]:
+        session.inject(case, via=bulk)
+    check_key_register("after a partial key change set", "KEY-READBACK")
+    # A section made under the key of two changes ago: CRC, and nothing changes.
+    stale = original.key_change(session.next_key(ti=(info.ti + 3) % 100))[0]
+    session.inject(stale, via=bulk, requirement="KEY-READBACK")
+    check_key_register("after a section under a superseded key", "KEY-READBACK")
+    session.check_state(requirement="KEY-READBACK")

@@ -103,6 +103,14 @@ class KeypadDriver:
             self._sleep(rest)
         return registered
 
+    def tap(self, key: str) -> None:
+        """Press and release ``key`` without waiting for the meter to confirm it: for keys a
+        meter may rightly ignore (while it processes a token or shows a result), where no
+        KEY event need come."""
+        channels = self._channels(key)
+        self._tap(channels)
+        self._sleep(self.release_s)
+
     def type_keys(self, keys: Iterable[str]) -> None:
         """Press `keys` in order (any keys, any length: for entry, editing and negative tests).
 

@@ -1,0 +1,100 @@
+"""The opt-in split suite (hil/data/suites/split.py): through `hil run` on the simulated
+split bench, and its judging on meters that break the rules (stand-ins, no bench)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+
+from hil.conformance.checks import CheckFailed
+from hil.paths import SUITES
+from hil.report.journal import read_journal
+
+
+def load_suite() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("split_suite", SUITES / "split.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SUITE = load_suite()
+
+
+def test_hil_run_suite_split_passes_both_checks_with_their_evidence(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "hil", "run", "--out", str(tmp_path), "--suite", "split",
+         "--rig", "split-sim", "--no-robot"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "COLUMNS": "80", "HIL_PDF": "off"},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    (journal,) = tmp_path.glob("*/journal.jsonl")
+    tests = {e["nodeid"].rsplit("::", 1)[1]: e for e in read_journal(journal)
+             if e["event"] == "test"}  # fmt: skip
+    routing = tests["test_token_typed_on_the_ciu_reaches_the_paired_meter_only"]
+    foreign = tests["test_token_for_another_meter_is_refused_by_the_paired_one_and_changes_nothing"]
+    assert routing["clauses"] == ["SPLIT-ROUTING"]
+    assert foreign["clauses"] == ["SPLIT-FOREIGN-TOKEN"]
+    for test in (routing, foreign):
+        assert test["verdict"] == "pass"
+        checks = test["evidence"]["checks"]
+        assert checks and all(c["outcome"] == "pass" for c in checks)
+    whats = [c["what"] for c in routing["evidence"]["checks"]]
+    assert "house-b: credit" in whats and "house-b: TID memory" in whats  # the other meter
+    shown = next(c for c in foreign["evidence"]["checks"] if c["what"].startswith("CIU"))
+    assert shown["observed"] == "CRC"
+
+
+class FakeMeter:
+    """A meter handle whose readings change between reads, as a mis-routed token would."""
+
+    def __init__(self, name: str, credits: list[float], tids: list[list[int]]) -> None:
+        self.name, self._credits, self._tids = name, credits, tids
+
+    def read_credit(self) -> float:
+        return self._credits.pop(0)
+
+    def read_tid_memory(self) -> list[int]:
+        return self._tids.pop(0)
+
+
+def fake_request(*clauses: str) -> Any:
+    marker = SimpleNamespace(args=clauses)
+    node = SimpleNamespace(user_properties=[], get_closest_marker=lambda name: marker)
+    return SimpleNamespace(node=node)
+
+
+def test_a_token_that_reached_the_other_meter_fails_split_routing() -> None:
+    other = FakeMeter("house-b", [25.6], [[6_000_000]])
+    checks = SUITE.untouched("SPLIT-ROUTING", other, 0.0, [])
+    assert [c.outcome for c in checks] == ["fail", "fail"]
+    assert checks[0].observed == "25.6 kWh" and checks[1].observed == "[6000000]"
+    request = fake_request("SPLIT-ROUTING")
+    with pytest.raises(CheckFailed, match="house-b: credit"), SUITE.judged(request) as evidence:
+        evidence.judge(checks)
+    props = dict(request.node.user_properties)
+    assert props["hil_verdict"] == "fail"
+    assert json.loads(props["hil_clauses"]) == ["SPLIT-ROUTING"]
+    assert len(json.loads(props["hil_evidence"])["checks"]) == 2
+
+
+def test_a_bench_fault_is_an_error_not_a_meter_failure() -> None:
+    request = fake_request("SPLIT-FOREIGN-TOKEN")
+    with pytest.raises(TimeoutError), SUITE.judged(request):
+        raise TimeoutError("CIU readback silent")
+    assert dict(request.node.user_properties)["hil_verdict"] == "error"
+
+
+def test_an_untouched_meter_passes() -> None:
+    meter = FakeMeter("house-a", [3.0], [[1, 2]])
+    assert all(c.passed for c in SUITE.untouched("SPLIT-ROUTING", meter, 3.0, [1, 2]))
