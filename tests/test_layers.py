@@ -12,7 +12,7 @@ import hil
 PACKAGE_ROOT = Path(hil.__file__).parent
 
 LAYERS: list[set[str]] = [
-    {"errors", "crc16", "paths"},  # no hil imports at all
+    {"errors", "crc16", "paths", "closing"},  # no hil imports at all
     {"yamlfile"},
     {"sts", "dlms"},  # the token engine and the DLMS codec: pure protocol logic
     {"probe", "meter", "vectors"},  # the probe wire format; the meter model

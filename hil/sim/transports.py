@@ -28,8 +28,8 @@ import tty
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext, suppress
 from functools import partial
-from types import TracebackType
-from typing import Self
+
+from hil.closing import Closing
 
 __all__ = [
     "ByteHandler",
@@ -133,7 +133,7 @@ class LineAdapter:
         return bytes(out)
 
 
-class _Endpoint:
+class _Endpoint(Closing):
     """Shared plumbing: clock, faults, stop signalling, handler calls, context manager."""
 
     def __init__(self, clock: Clock, faults: Faults | None, write_timeout_s: float) -> None:
@@ -199,17 +199,6 @@ class _Endpoint:
         self._shutdown()
         os.close(self._wake_r)
         os.close(self._wake_w)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class PtyEndpoint(_Endpoint):

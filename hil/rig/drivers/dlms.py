@@ -26,12 +26,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 from urllib.parse import urlsplit
 
 import serial
 
+from hil.closing import Closing
 from hil.dlms import apdu as a
 from hil.dlms import axdr, cosem, hdlc
 from hil.dlms.axdr import Data, DataType
@@ -87,7 +87,7 @@ class LinkStats:
 Transport = Literal["auto", "wrapper", "hdlc"]
 
 
-class DlmsClient:
+class DlmsClient(Closing):
     """One prepaid meter over DLMS/COSEM.
 
     `client_sap` 16 is the public client, 1 the management client; `server_logical` the logical
@@ -204,14 +204,6 @@ class DlmsClient:
     def __enter__(self) -> Self:
         self.open()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"DlmsClient({self.url!r}, {self.transport})"

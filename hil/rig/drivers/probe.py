@@ -26,11 +26,11 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Literal, NoReturn, Self
+from typing import IO, Literal, NoReturn
 
 import serial
 
+from hil.closing import Closing
 from hil.errors import DeviceAbsent, DeviceError, GarbledReply, ReplyTimeout
 from hil.probe import protocol
 from hil.probe.protocol import Event, Reply
@@ -198,7 +198,7 @@ class _Waiter:
     events: list[Event] = field(default_factory=list)
 
 
-class ProbeClient:
+class ProbeClient(Closing):
     """A meter's probe over any pyserial URL (device path, socket://, rfc2217://, loop://).
 
     `timeout_s` is the deadline of one request attempt; `retries` the extra attempts an
@@ -273,17 +273,6 @@ class ProbeClient:
             if self._failure is None:
                 self._failure = "the probe client was closed"
             self._cond.notify_all()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"ProbeClient({self.url!r})"

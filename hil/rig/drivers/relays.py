@@ -19,11 +19,11 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import ClassVar, Protocol, Self, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import serial
 
+from hil.closing import Closing
 from hil.errors import (
     ConfigError,
     DeviceAbsent,
@@ -74,7 +74,7 @@ def numato_channel_char(channel: int) -> str:
     return str(channel) if channel < 10 else chr(ord("A") + channel - 10)
 
 
-class _SerialBoard:
+class _SerialBoard(Closing):
     """Shared plumbing: port, lock, spacing, deadlines, close, context manager."""
 
     label: ClassVar[str] = "relay board"
@@ -146,17 +146,6 @@ class _SerialBoard:
             finally:
                 self._closed = True
                 self._port.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r}, channels={self.channels})"
