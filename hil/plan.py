@@ -3,12 +3,13 @@ harness does. Pure: no I/O, no clock; ``hil run --plan`` and benchmarks/harness_
 feed it.
 
 A test declares what it asks of the meter beside its code, as data (``@pytest.mark.cost``
-in the suites, a ``cost:FIELD=VALUE`` tag in Robot suites): how many tokens by which path,
-key change sets, TID memory fills, and the waits it has to sit out (lockout back-offs,
-partial key change timeouts, credit run out under the bench's largest load, supply cycles,
-class 1 meter tests, plain meter time). Several declarations on one test add up, so a
-parametrized case can carry its own share. ``estimate`` turns one declaration, the rig's
-timing profile and what the rig declares it can do into seconds:
+in the suites; ``cost:FIELD=VALUE[,FIELD=VALUE]`` tags with the same names in Robot
+suites): how many tokens by which path, key change sets, TID memory fills, and the waits
+it has to sit out (lockout back-offs, partial key change timeouts, credit run out under the
+bench's largest load, supply cycles, class 1 meter tests, plain meter time). Several
+declarations on one test add up, so a parametrized case can carry its own share.
+``estimate`` turns one declaration, the rig's timing profile and what the rig declares it
+can do into seconds:
 
 - keypad entry: every key is held ``press_s`` and followed by ``release_s`` (the keypad
   driver's timing), 20 digits plus ENTER unless the meter submits at the 20th digit; a token
@@ -39,6 +40,9 @@ TOKEN_DIGITS = 20
 POWER_OFF_S = 0.5  # the supply's off time in ConformanceSession.power_cycle and a cut entry
 METER_TESTS = ("display", "load-switch", "all")
 ROBOT_DEFAULT_TOKENS = 2  # a Robot test without cost tags: two keypad tokens, no waits
+# pytest marker and Robot tag of a test whose waits come from physics or the meter's
+# timeouts (minutes on a real bench): hil run --quick leaves it out
+LONG_MARKER = "long"
 
 
 class CostError(ValueError):
@@ -89,24 +93,20 @@ class Cost:
 
     @classmethod
     def from_tags(cls, tags: Iterable[str]) -> Cost | None:
-        """A Robot test's cost from tags ``cost:tokens=2``, ``cost:meter_tests=display``;
-        None when it has no cost tag."""
-        values: dict[str, Any] = {}
+        """A Robot test's cost from tags ``cost:FIELD=VALUE[,FIELD=VALUE...]`` with the
+        marker's field names: ``cost:tokens=3``, ``cost:keys=12,power_cycles=1``,
+        ``cost:meter_tests=display,load-switch`` (a piece without ``=`` continues the list
+        before it). Several tags add up, as several markers do; None without a cost tag."""
+        total: Cost | None = None
         for tag in tags:
-            if not tag.lower().startswith("cost:"):
-                continue
-            name, sep, text = tag[5:].partition("=")
-            if not sep:
-                raise CostError(f"tag {tag!r}: expected cost:FIELD=VALUE, e.g. cost:tokens=2")
-            name = name.strip()
-            if name == "meter_tests":
-                values[name] = tuple(t.strip() for t in text.split(",") if t.strip())
+            if tag[:5].lower() != "cost:":
                 continue
             try:
-                values[name] = float(text) if "." in text else int(text)
-            except ValueError:
-                raise CostError(f"tag {tag!r}: {text!r} is not a number") from None
-        return cls.of(**values) if values else None
+                total = (total or cls()) + cls.of(**_tag_values(tag))
+            except CostError as exc:
+                text = str(exc)
+                raise CostError(text if tag in text else f"tag {tag!r}: {text}") from None
+        return total
 
     def __add__(self, other: Cost) -> Cost:
         summed = {f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
@@ -115,6 +115,35 @@ class Cost:
     @property
     def empty(self) -> bool:
         return self == Cost()
+
+
+def _tag_values(tag: str) -> dict[str, Any]:
+    """``cost:keys=12,power_cycles=1`` -> {"keys": 12, "power_cycles": 1}."""
+    values: dict[str, Any] = {}
+    name = ""
+    for piece in tag[5:].split(","):
+        field_name, sep, text = piece.partition("=")
+        if sep:
+            name = field_name.strip()
+            if name in values:
+                raise CostError(f"tag {tag!r}: {name} given twice; give it once")
+        elif name == "meter_tests" and piece.strip():  # the next test of the list
+            values[name] += (piece.strip(),)
+            continue
+        else:
+            raise CostError(
+                f"tag {tag!r}: {piece!r} has no value; expected cost:FIELD=VALUE[,FIELD=VALUE], "
+                "e.g. cost:keys=12,power_cycles=1"
+            )
+        text = text.strip()
+        if name == "meter_tests":
+            values[name] = (text,) if text else ()
+            continue
+        try:
+            values[name] = float(text) if "." in text else int(text)
+        except ValueError:
+            raise CostError(f"tag {tag!r}: {name}={text!r} is not a number") from None
+    return values
 
 
 def total_cost(costs: Iterable[Cost]) -> Cost:

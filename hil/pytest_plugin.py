@@ -5,8 +5,9 @@ tokens and the evidence of one test; what the suites use), and its parts ``rig``
 reset to a known state before each test where the meter supports it), ``meter`` (its
 identity), ``tokens`` (token case factory), ``oracle`` (what a conforming meter does),
 ``evidence`` (steps, checks and notes, for the report).
-Markers: ``clause("REQ-ID", ...)``, ``requires("feature", ...)`` and ``cost(tokens=N, ...)``
-(what the test asks of the meter, for ``hil run --plan``: hil/plan.py).
+Markers: ``clause("REQ-ID", ...)``, ``requires("feature", ...)``, ``cost(tokens=N, ...)``
+(what the test asks of the meter, for ``hil run --plan``: hil/plan.py) and ``long`` (its
+waits take minutes on a real bench: ``hil run --quick`` leaves it out).
 
 Verdicts follow ``hil.conformance.outcome``: only a failed check of the meter is a *fail*;
 any other exception (bench fault, configuration, harness bug, timeout) is an *error*; a
@@ -33,10 +34,11 @@ from hil.broker.hold import DEFAULT_TTL_S, DEFAULT_WAIT_S, LeaseHold
 from hil.conformance.evidence import Evidence
 from hil.conformance.factory import TokenFactory
 from hil.conformance.oracle import Oracle
-from hil.conformance.outcome import NotApplicable, outcome_of
+from hil.conformance.outcome import BenchCannot, NotApplicable, outcome_of
 from hil.conformance.session import ConformanceSession
 from hil.errors import ConfigError, HarnessError
 from hil.paths import DEFAULT_RIG, resolve_rig
+from hil.plan import LONG_MARKER
 from hil.report.journal import SCHEMA, Journal, harness_identity, now_iso
 from hil.rig.config import RigConfig, load_rig
 from hil.rig.meter_spec import MeterSpec
@@ -95,6 +97,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="FILE",
         help="append one JSON line per finished test to FILE (flushed at once)",
     )
+    group.addoption(
+        "--hil-quick",
+        type=int,
+        default=None,
+        metavar="N",
+        help="record in the journal that this is a hil run --quick selection (pass with "
+        '-m "not long") and that N long tests were left out',
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -102,6 +112,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requires(*features): rig features the test needs")
     config.addinivalue_line(
         "markers", "cost(**counts): what the test asks of the meter (hil.plan, hil run --plan)"
+    )
+    config.addinivalue_line(
+        "markers",
+        f"{LONG_MARKER}: a test whose waits come from physics or the meter's timeouts and take "
+        "minutes on a real bench; left out by hil run --quick",
     )
 
 
@@ -303,6 +318,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         marker = item.get_closest_marker("clause")  # the requirements it does not apply to
         report.user_properties.append(("hil_clauses", json.dumps(list(marker.args) if marker
                                                                   else [])))  # fmt: skip
+    if call.excinfo is not None and call.excinfo.errisinstance(BenchCannot):
+        report.outcome = "skipped"  # the bench cannot set the test up: a skip, no verdict
+        report.longrepr = (str(item.path), item.location[1] or 0, str(call.excinfo.value))
     if report.skipped or "_hil_rig" not in getattr(item, "fixturenames", ()):
         return  # not a conformance test (the harness's own tests keep pytest's verdicts)
     if call.when == "call":
@@ -422,9 +440,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         rig_sha256=digest,
         argv=sys.argv[1:],
         defect=config.getoption("defect"),
+        **_selection(config),
         **({"lease": lease_info} if lease_info else {}),
         **({"worker": _worker_id(config)} if _worker_id(config) else {}),
     )
+
+
+def _selection(config: pytest.Config) -> dict[str, Any]:
+    """run_start's ``selection`` of a quick run: a lab must see it was not a full run."""
+    left_out = config.getoption("hil_quick")
+    if left_out is None:
+        return {}
+    return {"selection": {"name": "quick", "left_out": left_out, "excluded": LONG_MARKER}}
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

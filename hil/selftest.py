@@ -7,6 +7,9 @@ requirement is one the profile violates (hil/data/requirements.yaml ``violated_b
 check blames the requirement it carries, so a defect must show on its own requirements
 only. The conforming meter must pass everything. Runs are separate pytest processes, several at a
 time: a conformance run mostly waits on the meter, so they overlap well.
+
+A split rig (``ciu:``, ``meters:``, ``link:``) is self-tested with the split suite against the
+CIU's defect profiles (``hil.meter.split_defects``) instead: ``selftest_plan`` picks which.
 """
 
 from __future__ import annotations
@@ -14,16 +17,37 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hil.conformance.catalogue import Catalogue
-from hil.paths import REPO_ROOT
+from hil.paths import REPO_ROOT, SUITES
 from hil.report.journal import read_journal
 
 CONFORMING = "conforming"
+SPLIT_SUITE = SUITES / "split.py"  # opt-in: named explicitly, pytest collects it anyway
+
+
+def selftest_plan(rig: Path | None, names: Sequence[str] = ()) -> tuple[list[str], Path]:
+    """The profiles to run (the conforming one first) and the suites to run them with:
+    on a split rig the split suite and the CIU's defects, otherwise every integrated suite
+    and the meter's defects. ``names`` narrows the defects; an unknown one is a one-line
+    ``ConfigError`` naming the known ones for that kind of rig."""
+    from hil.meter.split_defects import SplitDefect, parse_split_defect
+    from hil.rig.split_preflight import is_split
+    from hil.sim.build import parse_defect
+
+    if rig is not None and is_split(rig):
+        for name in names:
+            parse_split_defect(name)
+        return [CONFORMING, *(names or [d.value for d in SplitDefect])], SPLIT_SUITE
+    from hil.meter.defects import Defect
+
+    for name in names:
+        parse_defect(name)
+    return [CONFORMING, *(names or [d.value for d in Defect])], SUITES
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -155,6 +156,61 @@ def test_robot_tags_declare_a_cost():
         Cost.from_tags(["cost:tokens=two"])
 
 
+def test_one_robot_tag_declares_several_fields_with_the_markers_names():
+    assert Cost.from_tags(["cost:keys=12,power_cycles=1"]) == Cost(keys=12, power_cycles=1)
+    assert Cost.from_tags(["cost:tokens=2,credit_out_kwh=0.1"]) == Cost(
+        tokens=2, credit_out_kwh=0.1
+    )
+    # a piece without "=" continues the class 1 test list before it
+    assert Cost.from_tags(["cost:meter_tests=display,load-switch,tokens=1"]) == Cost(
+        tokens=1, meter_tests=("display", "load-switch")
+    )
+    # several tags add up, as several markers do
+    assert Cost.from_tags(["cost:tokens=1", "cost:tokens=2,bulk=1"]) == Cost(tokens=3, bulk=1)
+
+
+@pytest.mark.parametrize(
+    ("tag", "message"),
+    [
+        ("cost:keys=12,power_cycle=1", "tag 'cost:keys=12,power_cycle=1': cost: unknown field"),
+        ("cost:keys=12,1", "'1' has no value; expected cost:FIELD=VALUE"),
+        ("cost:tokens=1,tokens=2", "tokens given twice"),
+        ("cost:tokens", "'tokens' has no value"),
+    ],
+)
+def test_a_bad_robot_cost_tag_is_one_clear_error(tag, message):
+    with pytest.raises(CostError, match=re.escape(message)):
+        Cost.from_tags([tag])
+
+
+def test_every_robot_test_declares_its_cost():
+    from hil.cli.plan_cmd import collect_robot
+    from hil.paths import DEFAULT_RIG, ROBOT_SUITES
+    from hil.rig.config import load_rig
+
+    tests = {t.name: t for t in collect_robot(ROBOT_SUITES, (), load_rig(DEFAULT_RIG)[0])}
+    assert tests and not [n for n, t in tests.items() if t.defaulted]
+    # the same work as the pytest test of the same rule, so the same declaration
+    assert tests["Partial Key Change Is Lost On Power Cycle"].cost == Cost(
+        key_changes=1, power_cycles=1, tokens=1
+    )
+    relay = tests["Relay Opens At Zero Credit And Closes On New Credit"]
+    assert relay.cost == Cost(tokens=2, credit_out_kwh=0.1) and relay.long
+    assert tests["Credit Amounts Decode Exactly At Every Exponent Boundary"].cost == Cost(bulk=8)
+
+
+def test_a_robot_test_with_a_bad_cost_tag_is_named(tmp_path):
+    from hil.cli.plan_cmd import collect_robot
+    from hil.paths import DEFAULT_RIG
+    from hil.rig.config import load_rig
+
+    (tmp_path / "bad.robot").write_text(
+        "*** Test Cases ***\nTyped Twice\n    [Tags]    cost:tokenz=2\n    No Operation\n"
+    )
+    with pytest.raises(CostError, match=r"^bad\.robot: Typed Twice: tag 'cost:tokenz=2'"):
+        collect_robot(tmp_path, (), load_rig(DEFAULT_RIG)[0])
+
+
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [(0.634, "0.63 s"), (12.34, "12.3 s"), (725, "12 min 5 s"), (7994, "2 h 13 min")],
@@ -191,3 +247,35 @@ def test_an_unfinished_entry_waits_out_the_profiles_inter_digit_timeout():
     hold = bench.profile.result_hold_s
     one = estimate(Cost(tokens=1, keys=10, entry_timeouts=1), bench)
     assert one.waits["entry timeout"] == pytest.approx(timeout_s - hold)
+
+
+def _plan(cwd: Path, *args: str) -> tuple[float, str]:
+    """``hil run --plan ARGS``: the total in seconds (its "N s in all", or the total line's
+    figure when under a minute) and the output."""
+    out = subprocess.run([sys.executable, "-m", "hil", "run", "--plan", *args],
+                         capture_output=True, text=True, timeout=120, cwd=cwd,
+                         env={**os.environ, "COLUMNS": "80"})  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    flat = " ".join(out.stdout.split())
+    in_all = re.search(r"; (\d+) s in all\.", flat)
+    if in_all:
+        return float(in_all.group(1)), out.stdout
+    total = re.search(r"total on rig .*?: \d+ tests? +([\d.]+) s", flat)
+    assert total, out.stdout
+    return float(total.group(1)), out.stdout
+
+
+def test_a_quick_plan_leaves_out_the_long_tests_and_totals_less(tmp_path: Path):
+    full_s, full = _plan(tmp_path)
+    quick_s, quick = _plan(tmp_path, "--quick")
+    assert 0 < quick_s < full_s
+    assert "test_partial_key_change_times_out" in full
+    assert "test_partial_key_change_times_out" not in quick
+    assert "Relay Opens At Zero Credit" in full and "Relay Opens At Zero Credit" not in quick
+    count = re.search(r"Quick selection \(hil run --quick\): (\d+) long tests? left out",
+                      " ".join(quick.split()))  # fmt: skip
+    ran = [int(re.search(r": (\d+) tests", line).group(1))
+           for text in (full, quick) for line in text.splitlines()
+           if line.startswith("total on rig")]  # fmt: skip
+    assert count and ran[0] - ran[1] == int(count.group(1)) > 0
+    assert "Quick selection" not in full

@@ -30,7 +30,7 @@ def load_suite() -> ModuleType:
 SUITE = load_suite()
 
 
-def test_hil_run_suite_split_passes_both_checks_with_their_evidence(tmp_path: Path) -> None:
+def test_hil_run_suite_split_passes_every_split_test_with_its_evidence(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "hil", "run", "--out", str(tmp_path), "--suite", "split",
          "--rig", "split-sim", "--no-robot"],
@@ -53,6 +53,14 @@ def test_hil_run_suite_split_passes_both_checks_with_their_evidence(tmp_path: Pa
     assert "house-b: credit" in whats and "house-b: TID memory" in whats  # the other meter
     shown = next(c for c in foreign["evidence"]["checks"] if c["what"].startswith("CIU"))
     assert shown["observed"] == "CRC"
+    new = {"SPLIT-PAIRING", "SPLIT-LINK-CUT", "SPLIT-LINK-SHORT", "SPLIT-DISPLAY",
+           "SPLIT-INTERLEAVED"}  # fmt: skip
+    by_clause = {c: t for t in tests.values() for c in t["clauses"]}
+    assert new <= set(by_clause)
+    for clause in new:
+        test = by_clause[clause]
+        assert test["verdict"] == "pass" and test["evidence"]["checks"], clause
+        assert {c["requirement"] for c in test["evidence"]["checks"]} == {clause}
 
 
 class FakeMeter:

@@ -19,6 +19,7 @@ import pytest
 
 from hil.meter.profile_file import load_profile, profile_path
 from hil.plan import (
+    LONG_MARKER,
     ROBOT_DEFAULT_TOKENS,
     Bench,
     Cost,
@@ -43,6 +44,7 @@ class PlannedTest:
     skip: str = ""  # why it will not run on this rig
     robot: bool = False
     defaulted: bool = False  # a Robot test costed at the default (no cost tags)
+    long: bool = False  # marked (pytest) or tagged (Robot) long: hil run --quick leaves it out
 
 
 def bench_for(config: RigConfig) -> Bench:
@@ -96,7 +98,8 @@ class _CostCollector:
             missing = [f for f in needed if f not in self.features]
             file, _, name = short_id(item.nodeid).partition("::")
             skip = f"rig lacks {', '.join(missing)}" if missing else ""
-            self.tests.append(PlannedTest(f"{file}.py", name, cost, skip))
+            long = item.get_closest_marker(LONG_MARKER) is not None
+            self.tests.append(PlannedTest(f"{file}.py", name, cost, skip, long=long))
 
 
 def collect_pytest(args: list[str], config: RigConfig) -> list[PlannedTest]:
@@ -126,7 +129,10 @@ def collect_robot(suites: Path, clauses: Sequence[str], config: RigConfig) -> li
     features = rig_features(config)
     tests = []
     for test in suite.all_tests:
-        cost = Cost.from_tags(test.tags)
+        try:
+            cost = Cost.from_tags(test.tags)
+        except CostError as exc:  # name the test: the tag alone does not say where it is
+            raise CostError(f"{Path(str(test.source)).name}: {test.name}: {exc}") from None
         needed = [str(a) for step in test.body
                   if str(getattr(step, "name", "") or "").lower() == "require rig feature"
                   for a in getattr(step, "args", ())]  # fmt: skip
@@ -135,7 +141,7 @@ def collect_robot(suites: Path, clauses: Sequence[str], config: RigConfig) -> li
             f"robot/{Path(str(test.source)).name}", test.name,
             cost or Cost(tokens=ROBOT_DEFAULT_TOKENS),
             f"rig lacks {', '.join(missing)}" if missing else "", robot=True,
-            defaulted=cost is None,
+            defaulted=cost is None, long=test.tags.match(LONG_MARKER),
         ))  # fmt: skip
     return tests
 
@@ -179,8 +185,10 @@ def _waits(one: Estimate) -> str:
     return ", ".join(f"{name} {duration_text(s)}" for name, s in one.waits.items())
 
 
-def plan_lines(rig: str, bench: Bench, tests: Sequence[PlannedTest]) -> list[str]:
-    """The plan as text lines of at most WIDTH columns."""
+def plan_lines(rig: str, bench: Bench, tests: Sequence[PlannedTest],
+               left_out: Sequence[PlannedTest] | None = None) -> list[str]:  # fmt: skip
+    """The plan as text lines of at most WIDTH columns. ``left_out``: a quick plan's long
+    tests (hil run --quick), named in a note with the time they would have taken."""
     p = bench.profile
     k = p.keypad
     lines = _wrap(
@@ -243,6 +251,13 @@ def plan_lines(rig: str, bench: Bench, tests: Sequence[PlannedTest]) -> list[str
     if undeclared:
         notes.append(f"{undeclared} test(s) marked ? declare no cost "
                      "(@pytest.mark.cost): counted as 0 s.")  # fmt: skip
+    if left_out is not None:
+        count = len(left_out)
+        notes.append(
+            f"Quick selection (hil run --quick): {count} {LONG_MARKER} "
+            f"test{'' if count == 1 else 's'} left out, "
+            f"{duration_text(plan_total_s(bench, left_out))} of this rig's time."
+        )
     notes.append("A physical minimum: the harness's own time (start-up, readbacks, reports) "
                  "comes on top.")  # fmt: skip
     for note in notes:

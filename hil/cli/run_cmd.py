@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from hil.paths import DEFAULT_RIG, REPO_ROOT, ROBOT_SUITES, SUITES, resolve_rig
+from hil.plan import LONG_MARKER
 
 if TYPE_CHECKING:
     from hil.report.record import RunRecord
@@ -89,6 +90,12 @@ def _suite_paths(names: tuple[str, ...]) -> list[str]:
     "total, then exit 0 without running a test or opening the bench.",
 )
 @click.option(
+    "--quick",
+    is_flag=True,
+    help="Leave out the long tests (pytest marker and Robot tag 'long': waits that take "
+    "minutes on a real bench); the report says the selection was quick.",
+)
+@click.option(
     "--out",
     "out_root",
     type=click.Path(path_type=Path, file_okay=False),
@@ -146,6 +153,7 @@ def run(
     robot: bool | None,
     defect: str | None,
     plan_only: bool,
+    quick: bool,
     out_root: Path,
     pool: Path | None,
     workers: str,
@@ -163,15 +171,16 @@ def run(
     INCOMPLETE).
 
     With --pool, N workers each lease a rig for the whole run (pytest-xdist; Robot suites
-    with pabot) and the report has a section per rig; --each runs everything on every rig."""
+    with pabot) and the report has a section per rig; --each runs everything on every rig.
+
+    --quick leaves out the tests marked long (pytest) or tagged long (Robot): they are
+    outside the selection, not "not run", and the record and report say the run was quick."""
     from hil.run import (
         EXIT_INTERRUPTED,
         EXIT_NO_TESTS,
         Interrupts,
         ProgressPlugin,
         Tally,
-        count_robot,
-        count_selected,
         fit_id,
         preflight_or_exit,
         pytest_args,
@@ -191,7 +200,7 @@ def run(
     if plan_only:
         if pool is not None:
             raise click.UsageError("--plan estimates one rig: give --rig FILE, not --pool")
-        _show_plan(rig_file, suite_paths, keyword, clauses, defect, with_robot)
+        _show_plan(rig_file, suite_paths, keyword, clauses, defect, with_robot, quick)
     _use_lab(lab_file, console)
     plan = None
     if pool is not None:
@@ -207,8 +216,11 @@ def run(
         label = check(rig_file, defect, console)
     probe_args = pytest_args(Path("."), rig_file, suites=suite_paths, keyword=keyword,
                              clauses=list(clauses), defect=defect, pool=plan)  # fmt: skip
-    selected = count_selected(probe_args)
-    robot_tests = count_robot(ROBOT_SUITES, clauses) if with_robot else 0
+    selected, long_tests = _count_pytest(probe_args)
+    robot_tests, long_robot = _count_robot(clauses) if with_robot else (0, 0)
+    left_out = long_tests + long_robot if quick else 0
+    if quick:
+        selected, robot_tests = selected - long_tests, robot_tests - long_robot
     if selected + robot_tests == 0:
         console.print("no tests selected: check the -k/--suite/--clause selection")
         sys.exit(EXIT_NO_TESTS)
@@ -222,6 +234,8 @@ def run(
         )
     else:
         console.print(f"hil run: rig [bold]{label}[/] -> {run_dir}")
+    if quick:
+        console.print(_quick_text(left_out))
     tally = Tally(total=selected + robot_tests)
     start = time.monotonic()
     live = console.is_terminal
@@ -257,20 +271,23 @@ def run(
 
     args = pytest_args(run_dir, rig_file, suites=suite_paths, keyword=keyword,
                        clauses=list(clauses), defect=defect, pool=plan)  # fmt: skip
+    if quick:
+        args += quick_pytest_args(left_out)
     interrupts = Interrupts(console)
     with interrupts, progress:
         status = run_pytest(args, ProgressPlugin(tally, show, each=bool(plan and plan.each)))
         stopped = interrupts.count > 0 or status == 2
         if with_robot and robot_tests and not stopped:
             if plan is not None:
-                status_robot = _run_pabot(run_dir, plan, defect, console, tally, clauses)
+                status_robot = _run_pabot(run_dir, plan, defect, console, tally, clauses,
+                                          quick)  # fmt: skip
             else:
                 status_robot = _run_robot(run_dir, rig_file, defect, console, tally, show,
-                                          clauses)  # fmt: skip
+                                          clauses, quick)  # fmt: skip
             status = max(status, status_robot)
             stopped = stopped or interrupts.count > 0 or status_robot == EXIT_INTERRUPTED
     _summary(console, tally, time.monotonic() - start)
-    record, report = _render(run_dir, lab_map, console)
+    record, report = _render(run_dir, lab_map, console, quick)
     verdict = record.verdict if record else ("incomplete" if stopped else "error")
     label_text = record.verdict_label if record else verdict.upper()
     colour = {"pass": "green", "fail": "red", "error": "magenta"}.get(verdict, "yellow")
@@ -278,15 +295,65 @@ def run(
         ran = min(tally.done, tally.total) if tally.total else tally.done
         console.print(f"[yellow]interrupted[/]: {ran} of {tally.total} selected tests ran; "
                       "the rest are not run (never a failure)")  # fmt: skip
+    if quick:  # a quick PASS is not a full run's PASS: say so beside the verdict
+        no_pdf = record is not None and not (run_dir / "report.pdf").exists()
+        console.print(_quick_text(left_out)
+                      + ("; no report.pdf (HIL_PDF=on writes one)" if no_pdf else ""))  # fmt: skip
     console.print(f"verdict: [{colour}]{escape(label_text)}[/]")
     console.print(f"report:  {report or run_dir}")
     sys.exit(_exit_code(verdict, stopped))
 
 
+def quick_pytest_args(left_out: int) -> list[str]:
+    """What ``--quick`` adds to the pytest run: deselect the long tests, journal the fact."""
+    return ["-m", f"not {LONG_MARKER}", "--hil-quick", str(left_out)]
+
+
+def _quick_text(left_out: int) -> str:
+    return (f"quick selection: {left_out} {LONG_MARKER} test{'' if left_out == 1 else 's'} "
+            "left out (not a full conformance run)")  # fmt: skip
+
+
+class _LongCounter:
+    """A collection-only pytest plugin: the selected tests, and how many are marked long."""
+
+    def __init__(self) -> None:
+        self.selected = 0
+        self.long = 0
+
+    def pytest_collection_finish(self, session: object) -> None:
+        items = getattr(session, "items", [])
+        self.selected = len(items)
+        self.long = sum(1 for item in items if item.get_closest_marker(LONG_MARKER))
+
+
+def _count_pytest(args: list[str]) -> tuple[int, int]:
+    """(selected, of them long) of the pytest selection: collected only, no rig opened."""
+    from hil.run import collect_only
+
+    counter = _LongCounter()
+    collect_only(args, counter)
+    return counter.selected, counter.long
+
+
+def _count_robot(clauses: tuple[str, ...]) -> tuple[int, int]:
+    """(selected, of them tagged long) of the Robot suites, by Robot's own tag filter."""
+    from robot.api import TestSuiteBuilder
+
+    suite = TestSuiteBuilder().build(str(ROBOT_SUITES))
+    if clauses:
+        suite.filter(included_tags=[f"req:{c}" for c in clauses])
+    selected = suite.test_count
+    suite.filter(excluded_tags=[LONG_MARKER])
+    return selected, selected - suite.test_count
+
+
 def _show_plan(rig_file: Path, suite_paths: list[str], keyword: str | None,
-               clauses: tuple[str, ...], defect: str | None, with_robot: bool) -> None:  # fmt: skip
+               clauses: tuple[str, ...], defect: str | None, with_robot: bool,
+               quick: bool = False) -> None:  # fmt: skip
     """``--plan``: the selection's physical minimum on the rig, then exit (0; 2 for a bad rig
-    file or cost declaration, 5 when nothing is selected). The bench is not opened."""
+    file or cost declaration, 5 when nothing is selected). The bench is not opened. With
+    ``quick`` the long tests are left out, as ``hil run --quick`` leaves them out."""
     from hil.cli.plan_cmd import bench_for, collect_pytest, collect_robot, plan_lines
     from hil.errors import HarnessError
     from hil.plan import CostError
@@ -304,10 +371,12 @@ def _show_plan(rig_file: Path, suite_paths: list[str], keyword: str | None,
     except (HarnessError, CostError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
+    left_out = [t for t in tests if t.long] if quick else []
+    tests = [t for t in tests if not (quick and t.long)]
     if not tests:
         click.echo("no tests selected: check the -k/--suite/--clause selection")
         sys.exit(EXIT_NO_TESTS)
-    click.echo("\n".join(plan_lines(config.name, bench, tests)))
+    click.echo("\n".join(plan_lines(config.name, bench, tests, left_out if quick else None)))
     sys.exit(0)
 
 
@@ -350,13 +419,17 @@ def _check_lab_map(lab_map: Path | None) -> None:
         sys.exit(2)
 
 
-def _robot_filter(clauses: tuple[str, ...]) -> dict[str, object]:
-    return {"include": [f"req:{c}" for c in clauses]} if clauses else {}
+def _robot_filter(clauses: tuple[str, ...], quick: bool = False) -> dict[str, object]:
+    """robot.run's tag options: ``req:<ID>`` for each --clause, the long tests out if quick."""
+    options: dict[str, object] = {"include": [f"req:{c}" for c in clauses]} if clauses else {}
+    if quick:
+        options["exclude"] = [LONG_MARKER]
+    return options
 
 
 def _run_robot(run_dir: Path, rig_file: Path, defect: str | None, console: Console,
                tally: Tally, show: Callable[[str, str], None],
-               clauses: tuple[str, ...] = ()) -> int:  # fmt: skip
+               clauses: tuple[str, ...] = (), quick: bool = False) -> int:  # fmt: skip
     """The Robot suites, into run_dir/robot, journalled like the pytest ones, each test's
     verdict shown as it ends."""
     import robot
@@ -376,7 +449,7 @@ def _run_robot(run_dir: Path, rig_file: Path, defect: str | None, console: Conso
         rc = robot.run(
             str(ROBOT_SUITES), outputdir=str(out), variable=variables,
             listener=[journal, ProgressListener(done, show)], console="dotted", stdout=log,
-            stderr=log, **_robot_filter(clauses),
+            stderr=log, **_robot_filter(clauses, quick),
         )  # fmt: skip
     return _robot_status(rc)
 
@@ -404,7 +477,8 @@ def _tally_robot(out: Path, tally: object) -> None:
 
 
 def _run_pabot(run_dir: Path, plan: PoolRun, defect: str | None, console: Console,
-               tally: object, clauses: tuple[str, ...] = ()) -> int:  # fmt: skip
+               tally: object, clauses: tuple[str, ...] = (),
+               quick: bool = False) -> int:  # fmt: skip
     """The Robot suites in parallel with pabot, each suite process leasing from the pool
     (with --each: every suite once per rig, pinned by a rig=NAME tag)."""
     import subprocess
@@ -429,6 +503,8 @@ def _run_pabot(run_dir: Path, plan: PoolRun, defect: str | None, console: Consol
         cmd += ["--variable", f"POOL_TAGS:{_tag_text(plan.tags, sep=',')}"]
     for clause in clauses:
         cmd += ["--include", f"req:{clause}"]
+    if quick:
+        cmd += ["--exclude", LONG_MARKER]
     # pabot names suites by path: the checkout's suites/robot where there is one
     checkout = REPO_ROOT / "suites" / "robot"
     cmd.append(str(checkout if checkout.exists() else ROBOT_SUITES))
@@ -496,15 +572,20 @@ def _summary(console: Console, tally: Tally, seconds: float) -> None:
         console.print(escape(text), soft_wrap=True)
 
 
-def _render(run_dir: Path, lab_map: Path | None,
-            console: Console) -> tuple[RunRecord | None, Path | None]:  # fmt: skip
-    """The run's record and report (written even for an interrupted run)."""
+def _render(run_dir: Path, lab_map: Path | None, console: Console,
+            quick: bool = False) -> tuple[RunRecord | None, Path | None]:  # fmt: skip
+    """The run's record and report (written even for an interrupted run). A quick run
+    writes no report.pdf unless $HIL_PDF asks for one: the PDF is the report a lab signs,
+    a quick selection is never one, and rendering it takes most of a minute."""
+    import os
+
     from hil.errors import HarnessError
     from hil.report.record import load_record
     from hil.report.render import render_run
 
+    pdf = False if quick and not os.environ.get("HIL_PDF", "").strip() else None
     try:
-        outputs = render_run([run_dir], run_dir, lab_map=lab_map)
+        outputs = render_run([run_dir], run_dir, lab_map=lab_map, pdf=pdf)
     except (HarnessError, OSError) as exc:
         console.print(f"[magenta]report not written[/]: {escape(str(exc))}")
         return None, None

@@ -11,8 +11,6 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from hil.paths import SUITES
-
 
 @click.command()
 @click.option(
@@ -36,7 +34,8 @@ from hil.paths import SUITES
 @click.option(
     "--rig",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Simulated rig file (default rigs/sim.yaml).",
+    help="Simulated rig file or built-in name (default rigs/sim.yaml); a split rig "
+    "(split-sim) runs the split suite against the CIU's defect profiles.",
 )
 @click.option(
     "--json",
@@ -51,14 +50,13 @@ def selftest(
     the rule it breaks and no other requirement, and the conforming meter must pass
     everything. Exit 1 otherwise."""
     from hil.conformance.catalogue import load_catalogue
-    from hil.meter.defects import Defect
+    from hil.paths import resolve_rig
     from hil.run import short_id
-    from hil.selftest import CONFORMING, ProfileRun, run_selftest
-    from hil.sim.build import parse_defect
+    from hil.selftest import CONFORMING, ProfileRun, run_selftest, selftest_plan
 
-    for name in defects:
-        parse_defect(name)  # one-line error for an unknown name
-    profiles = [CONFORMING, *(defects or [d.value for d in Defect])]
+    rig = resolve_rig(rig) if rig is not None else None
+    # A split rig: the split suite and the CIU's defects; unknown names are one-line errors.
+    profiles, suites = selftest_plan(rig, defects)
     console = Console(stderr=True)
     start = time.monotonic()
     done: list[ProfileRun] = []
@@ -73,13 +71,13 @@ def selftest(
         )
 
     console.print(
-        f"hil selftest: {len(profiles)} profiles, {jobs} at a time"
+        f"hil selftest: {len(profiles)} profiles, {jobs} at a time, suites {suites.name}"
         + (" (quick: only the tests of each defect's requirements)" if quick else "")
     )
     runs = run_selftest(
         load_catalogue(),
         profiles,
-        suites=SUITES,
+        suites=suites,
         rig=rig,
         jobs=jobs,
         quick=quick,

@@ -41,9 +41,15 @@ if TYPE_CHECKING:
 @click.option(
     "--port-base",
     type=click.IntRange(1024, 65000),
-    help="TCP ports from N: board, probe, AC source, DMM, load, control.",
+    help="TCP ports from N: board, probe, AC source, DMM, load, control, DLMS.",
 )
 @click.option("--speed", type=click.FloatRange(min=0.001), help="Model seconds per real second.")
+@click.option(
+    "--dlms/--no-dlms",
+    default=None,
+    help="Serve the meter over DLMS/COSEM too (the wrapper on TCP, port base + 6); default: "
+    "when the rig's readback is dlms.",
+)
 # The foreign-meter options: each overrides the rig file's simulator: section when given.
 @click.option(
     "--real-time/--no-real-time",
@@ -85,6 +91,7 @@ def sim(
     transport: str | None,
     port_base: int | None,
     speed: float | None,
+    dlms: bool | None,
     real_time: bool | None,
     credit_resolution: float | None,
     supply_off: bool | None,
@@ -120,6 +127,7 @@ def sim(
             rig_file, defect=defect, timing=timing, speed=speed, options=options
         )
         ready, width = {"kind": "split"}, 16
+        start = bench.start
     else:
         rig, _digest = load_rig(rig_file)
         spec = rig.simulator
@@ -134,6 +142,15 @@ def sim(
             f"  meter: {bench.options.describe()}",
         ]
         ready, width = {}, 12
-    addresses = bench.start(pick_transport(spec, transport, port_base), port_base)
+        if dlms is None:
+            dlms = rig.resources.readback.kind == "dlms"
+        # A rig that neither reads nor enters tokens through the probe has no test firmware.
+        probe = rig.resources.readback.kind == "probe" or "virtual_carrier" in rig.features
+        if dlms:
+            banner.append("  DLMS/COSEM: wrapper on TCP (generic object map, no authentication)")
+        if not probe:
+            banner.append("  no probe port (the rig reads the meter without test firmware)")
+        start = functools.partial(bench.start, dlms=bool(dlms), probe=probe)
+    addresses = start(pick_transport(spec, transport, port_base), port_base)
     serve(bench, addresses, banner=banner, width=width, ready=ready, ready_file=ready_file,
           exit_with_parent=exit_with_parent)  # fmt: skip

@@ -89,7 +89,19 @@ class Oracle:
     def set_load(self, watts: float) -> None:
         self.model.set_load(watts, self._now())
 
-    def power_cycle(self) -> None:
+    def power_cycle(self, off_s: float = 0.0) -> None:
+        """The supply off, then on ``off_s`` meter seconds later (by the oracle's own clock
+        when that is later: the meter's cycle took at least as long)."""
         now = self._now()
-        self.model.power_off(now)
+        self.model.power_off(max(now - off_s, self.model.now))
         self.model.power_on(now)
+
+    def set_clock(self, epoch_s: float) -> None:
+        """The meter clock was set (or read) to ``epoch_s`` now."""
+        self.model.set_clock(epoch_s, self._now())
+
+    def request_emergency(self) -> None:
+        self.model.request_emergency(self._now())
+
+    def tamper(self) -> None:
+        self.model.tamper(self._now())

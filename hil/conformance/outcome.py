@@ -31,6 +31,11 @@ class NotApplicable(Exception):
         self.reason = reason
 
 
+class BenchCannot(Exception):
+    """The bench cannot set up what the test needs right now (the meter's clock inside its
+    friendly hours and no way to set it): a skip with the reason, never a verdict."""
+
+
 def outcome_of(exc: BaseException | None) -> TestOutcome:
     """The outcome of a test body that raised ``exc`` (None: it returned)."""
     if exc is None:

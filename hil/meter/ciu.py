@@ -19,6 +19,9 @@ Rules (real-meters.md §5, one maker's manual each; docs/split-meters.md has the
 
 Pure like the meter model: every method takes ``at`` and returns events; the frames to put on
 the link are taken with ``take_frames()``. The caller (``hil.meter.split``) carries them.
+
+``defects`` (``hil.meter.split_defects``) makes the CIU break one of these rules on purpose,
+for the split self-test; a CIU without defects follows all of them.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from hil.meter.entry import KEYS, KeyStep, type_key
 from hil.meter.events import Event
 from hil.meter.link import Delivery, Frame, LinkSpec
 from hil.meter.results import TokenResult
+from hil.meter.split_defects import SplitDefect
 from hil.sts.errors import StsError
 from hil.sts.identity import MeterPan
 
@@ -45,6 +49,7 @@ class CiuEventName(StrEnum):
     TONE = "CIU_TONE"  # data: tone (accept, reject)
     COMMS_FAILURE = "CIU_COMMS_FAILURE"  # data: kind, reason (no_answer, short)
     PAIRED = "CIU_PAIRED"  # data: number
+    NUMBER = "CIU_NUMBER"  # the show code: data: number (empty when not paired)
     PAIR_FAILED = "CIU_PAIR_FAILED"  # data: number, reason
     LINK_STATE = "CIU_LINK_STATE"  # data: state
     POWER_FAIL = "CIU_POWER_FAIL"  # data: lost (entry, request, settings)
@@ -144,10 +149,14 @@ class CiuModel:
         *,
         paired: str | None = None,
         at: float = 0.0,
+        defects: frozenset[SplitDefect] = frozenset(),
     ) -> None:
         self._profile = profile or CiuProfile()
         self._link = link or LinkSpec()
         self._paired = _number(paired) if paired is not None else None
+        # Where tokens go: the paired number, except for CIU_KEEPS_OLD_PAIRING.
+        self._route = self._paired
+        self.defects = frozenset(defects)
         self._now = float(at)
         self._powered = True
         self._seq = 0
@@ -169,6 +178,11 @@ class CiuModel:
     def paired(self) -> str | None:
         """The number of the meter tokens go to (kept at a power loss: non-volatile)."""
         return self._paired
+
+    @property
+    def routed_to(self) -> str | None:
+        """The number tokens are sent to: ``paired`` on a conforming CIU."""
+        return self._route
 
     @property
     def powered(self) -> bool:
@@ -275,15 +289,15 @@ class CiuModel:
         elif req.frame.kind == "TOKEN":
             self._show_result(frame, at, events)
         elif req.frame.kind == "STATUS":
-            self._s.credit_wh = int(frame.body["credit_wh"])
+            self._heard_credit(int(frame.body["credit_wh"]))
         return events
 
     def sense_line(self, shorted: bool, at: float) -> list[Event]:
         """The line voltage the CIU measures: a short is seen at once, and fails the request
         that is out (the CIU does not send into a short)."""
         events = self.advance(at)
-        if not self._powered:
-            return events
+        if not self._powered or SplitDefect.CIU_NO_SHORT_INDICATION in self.defects:
+            return events  # that CIU has no line sensing: a short is only silence to it
         if shorted:
             self._set_link(CiuLinkState.SHORT, at, events)
             if self._s.request is not None:
@@ -345,16 +359,18 @@ class CiuModel:
         p = self._profile
         if entry == p.show_code:
             self._message(Screen.NUMBER, at, number=self._paired)
+            # Pushed too: the screen is held only result_hold_s, a reader may come later.
+            events.append(Event(CiuEventName.NUMBER, at, {"number": self._paired or ""}))
             return
         rest = entry.removeprefix(p.pair_code)
         if entry.startswith(p.pair_code) and len(rest) in (11, 13):
             self._start_pairing(rest, at, events)
             return
-        if self._paired is None:
+        if self._route is None:
             # Nowhere to send it: a refusal shown by the CIU, not a meter result.
             self._fail_local("not_paired", "TOKEN", at, events)
             return
-        self._request("TOKEN", {"digits": entry}, self._paired, at, events)
+        self._request("TOKEN", {"digits": entry}, self._route, at, events)
 
     def _start_pairing(self, number: str, at: float, events: list[Event]) -> None:
         try:
@@ -365,6 +381,8 @@ class CiuModel:
                 Event(CiuEventName.PAIR_FAILED, at, {"number": number, "reason": "check_digit"})
             )
             return
+        if SplitDefect.CIU_RESTARTS_SEQ_ON_PAIRING in self.defects:
+            self._seq = 0  # the contract says seq counts on; this CIU starts again
         self._request("PAIR", {"number": number}, number, at, events)
 
     def _request(
@@ -405,8 +423,8 @@ class CiuModel:
                 s.screen = Screen.CREDIT
         if self._poll_at is not None and self._poll_at <= at:
             self._poll_at = self._next_poll(at)
-            if s.request is None and self._paired is not None and s.link is not CiuLinkState.SHORT:
-                self._request("STATUS", {}, self._paired, at, events)
+            if s.request is None and self._route is not None and s.link is not CiuLinkState.SHORT:
+                self._request("STATUS", {}, self._route, at, events)
 
     def _fail(self, req: _Request, reason: str, at: float, events: list[Event]) -> None:
         self._s.request = None
@@ -414,6 +432,13 @@ class CiuModel:
             self._set_link(CiuLinkState.NO_COMMUNICATION, at, events)
         if req.frame.kind == "STATUS":
             return  # a failed refresh changes only the link state
+        if (
+            reason == "no_answer"
+            and req.frame.kind == "TOKEN"
+            and SplitDefect.CIU_FALSE_ACCEPT_ON_TIMEOUT in self.defects
+        ):
+            self._show(TokenResult.ACCEPT, at, events)  # the defect: silence taken as OK
+            return
         self._fail_local(reason, req.frame.kind, at, events)
 
     def _fail_local(self, reason: str, kind: str, at: float, events: list[Event]) -> None:
@@ -429,13 +454,22 @@ class CiuModel:
         if number != self._paired:
             self._s.credit_wh = None  # another meter's credit is not this one's
         self._paired = number
+        if self._route is None or SplitDefect.CIU_KEEPS_OLD_PAIRING not in self.defects:
+            self._route = number
         self._message(Screen.PAIR_OK, at, number=number)
         events.append(Event(CiuEventName.PAIRED, at, {"number": number}))
 
     def _show_result(self, frame: Frame, at: float, events: list[Event]) -> None:
-        result = TokenResult(int(frame.body["code"]))
         if "credit_wh" in frame.body:
-            self._s.credit_wh = int(frame.body["credit_wh"])
+            self._heard_credit(int(frame.body["credit_wh"]))
+        self._show(TokenResult(int(frame.body["code"])), at, events)
+
+    def _heard_credit(self, credit_wh: int) -> None:
+        if SplitDefect.CIU_STALE_CREDIT in self.defects and self._s.credit_wh is not None:
+            return  # the defect: the first credit heard stays on the display
+        self._s.credit_wh = credit_wh
+
+    def _show(self, result: TokenResult, at: float, events: list[Event]) -> None:
         self._message(Screen.RESULT, at)
         self._s.result = result
         data: dict[str, Any] = {"result": int(result), "label": result.label}

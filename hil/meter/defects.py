@@ -32,6 +32,18 @@ class Defect(StrEnum):
     CLASS1_IGNORES_TOTALS = auto()
     BACK_KEY_IGNORED = auto()
     ACCEPTS_UNSUPPORTED_MANAGEMENT = auto()
+    CLEARS_MISSING_REGISTER = auto()
+    OVER_REGISTERS = auto()
+    TAMPER_CLEARED_BY_POWER_CYCLE = auto()
+    NO_LOW_CREDIT_WARNING = auto()
+    EMERGENCY_CREDIT_ANY_TIME = auto()
+    EMERGENCY_CREDIT_NOT_REPAID = auto()
+    DISCONNECTS_IN_FRIENDLY_HOURS = auto()
+    TOKEN_LOG_VOLATILE = auto()
+    NO_POWER_FAIL_LOG = auto()
+    NO_TRIP_LATCH = auto()
+    FORGETS_CREDIT_IN_LONG_OUTAGE = auto()
+    CLOCK_STOPS_WITHOUT_SUPPLY = auto()
 
     @property
     def description(self) -> str:
@@ -43,6 +55,7 @@ class Defect(StrEnum):
 
 
 SMALL_TID_MEMORY_DEPTH = 5
+OVER_REGISTER_FACTOR = 1.1  # OVER_REGISTERS: credit falls 10 % faster than the energy
 
 # name -> (what the defective meter does, the rule/clause it violates)
 DEFECTS: dict[Defect, tuple[str, str]] = {
@@ -135,6 +148,60 @@ DEFECTS: dict[Defect, tuple[str, str]] = {
         " SetWaterMeterFactor tokens it does not support (stores the TID and the value)"
         " instead of refusing them with Function",
         "IEC 62055-41 §7.3.6 unsupported function: Function error (result 8)",
+    ),
+    Defect.CLEARS_MISSING_REGISTER: (
+        "answers Accept to a ClearCredit token for a credit register it does not have (and"
+        " stores its TID) instead of refusing it with Range",
+        "IEC 62055-41 §7.3.6 token validation: Range (a field value the meter cannot take)",
+    ),
+    Defect.OVER_REGISTERS: (
+        f"takes {OVER_REGISTER_FACTOR - 1:.0%} more credit than the energy delivered (a"
+        " mis-calibrated energy register)",
+        "IEC 62055-31 §4 payment meter: credit decremented by the energy measured"
+        " (IEC 62053-21 accuracy)",
+    ),
+    Defect.TAMPER_CLEARED_BY_POWER_CYCLE: (
+        "keeps its tamper flag in volatile memory: a power cycle clears it and closes the relay",
+        "IEC 62055-31 tamper: the condition stays until a ClearTamperCondition token",
+    ),
+    Defect.NO_LOW_CREDIT_WARNING: (
+        "never raises its low-credit warning, whatever the credit",
+        "IEC 62055-31 low-credit warning (real-meters §6: threshold, icon, alarm)",
+    ),
+    Defect.EMERGENCY_CREDIT_ANY_TIME: (
+        "grants emergency credit at any credit, and again while the last is still owed",
+        "IEC 62055-31 emergency credit: available only below its threshold, once until repaid",
+    ),
+    Defect.EMERGENCY_CREDIT_NOT_REPAID: (
+        "adds the next purchase in full, never taking back the emergency credit it granted",
+        "IEC 62055-31 emergency credit: repaid from the next purchase",
+    ),
+    Defect.DISCONNECTS_IN_FRIENDLY_HOURS: (
+        "opens the relay at zero credit inside its friendly (non-disconnect) hours",
+        "IEC 62055-31 friendly credit: no disconnection inside the declared hours",
+    ),
+    Defect.TOKEN_LOG_VOLATILE: (
+        "keeps its token log in volatile memory: a power cycle empties it",
+        "Token log (real-meters §6: the last N tokens, kept through power failures)",
+    ),
+    Defect.NO_POWER_FAIL_LOG: (
+        "logs tamper and relay events but never a power failure",
+        "Event log (real-meters §6: power-fail, tamper and relay logs)",
+    ),
+    Defect.NO_TRIP_LATCH: (
+        "retries the supply after a power-limit trip without end instead of latching the"
+        " relay open after its declared retries",
+        "Over-power trip with retries, then latch (real-meters §6; one utility: 3 retries)",
+    ),
+    Defect.FORGETS_CREDIT_IN_LONG_OUTAGE: (
+        "keeps credit and TID memory in RAM held up by a capacitor: an outage longer than"
+        " half the profile's long_outage_s empties both",
+        "IEC 62055-41 §7.3.8 and IEC 62055-31: stored values kept through any outage",
+    ),
+    Defect.CLOCK_STOPS_WITHOUT_SUPPLY: (
+        "has no clock battery: the meter clock stops while the supply is off and runs late"
+        " by every outage",
+        "Meter real-time clock kept through outages (key expiry and friendly hours use it)",
     ),
 }
 

@@ -27,6 +27,7 @@ class EventName(StrEnum):
     KCT_TIMEOUT = "KCT_TIMEOUT"  # a partial key change set was forgotten
     TEST_STARTED = "TEST_STARTED"  # class 1 test/display started
     TEST_ENDED = "TEST_ENDED"
+    EMERGENCY_CREDIT = "EMERGENCY_CREDIT"  # emergency credit asked for (data: granted_wh, reason)
 
 
 @dataclass(frozen=True, slots=True)

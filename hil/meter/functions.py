@@ -33,7 +33,9 @@ OTHER_MANAGEMENT = {
 # Always supported by this project's meters (MPL, ClearCredit, ClearTamperCondition).
 CORE_MANAGEMENT = (0, 1, 5)
 SUBMIT_MODES = ("enter", "twentieth_digit")
-FIELDS = ("name", "description", "credit_kinds", "class1", "management", "keypad")
+FIELDS = ("name", "description", "credit_kinds", "class1", "management", "keypad", "payment",
+          "supply", "logs", "clock")  # fmt: skip
+CLOCKS = ("battery", "none")  # the meter clock runs without supply, or stops
 
 
 class FunctionsError(ConfigError):
@@ -53,20 +55,36 @@ class MeterFunctions:
     submit: str | None = None  # "enter" or "twentieth_digit"
     back_key: bool | None = None  # BACK deletes the last digit
     entry_timeout: bool | None = None  # a partial entry is discarded after the timeout
+    low_credit_wh: int | None = None  # low-credit warning below this
+    emergency: tuple[int, int, str] | None = None  # (granted Wh, only below Wh, short code)
+    friendly_hours: tuple[int, int] | None = None  # (start, end) hour: no cut-off between
+    trip_retries: int | None = None  # power-limit retries before the relay latches open
+    token_log: int | None = None  # entries in the token log
+    event_log: int | None = None  # entries in the event log
+    clock: str | None = None  # "battery": keeps time without supply; "none": stops
 
     # -- what the suites ask ------------------------------------------------------------
     def not_declared(self, function: str) -> str | None:
         """Why ``function`` does not apply to this meter, or None when it is declared.
 
         Functions: ``credit:<kind>``, ``class1:<test>``, ``class1:other_form``,
-        ``management:<name>``, ``keypad:submit``, ``keypad:back``, ``keypad:entry_timeout``.
+        ``management:<name>``, ``keypad:submit``, ``keypad:back``, ``keypad:entry_timeout``,
+        and the `OPTIONAL` ones (``payment:emergency_credit``, ``logs:tokens``, ...).
         """
         group, _, item = function.partition(":")
-        if group not in ("class1", "management", "credit", "keypad"):
+        if group not in ("class1", "management", "credit", "keypad") and function not in OPTIONAL:
             raise ValueError(f"unknown function {function!r}")
         if not self.name:
             return "the rig file names no meter file (meter.functions): nothing is declared"
         where = f"meter file {self.name!r}"
+        if function in OPTIONAL:
+            field, wanted = OPTIONAL[function]
+            value = getattr(self, field)
+            if value is None:
+                return f"{where} does not declare {function.replace(':', '.')}"
+            if wanted is not None and value != wanted:
+                return f"{where} declares {function.replace(':', '.')}: {value}"
+            return None
         if group == "class1" and item == "other_form":
             if self.class1_other_form is None:
                 return f"{where} does not declare class1.other_mfr_form"
@@ -118,6 +136,20 @@ class MeterFunctions:
                     if s in CORE_MANAGEMENT or s not in
                     {OTHER_MANAGEMENT[n] for n in self.management}]  # fmt: skip
             changes["management_subclasses"] = tuple(sorted({*kept, *others}))
+        if self.low_credit_wh is not None:
+            changes["low_credit_wh"] = self.low_credit_wh
+        if self.emergency is not None:
+            granted, below, code = self.emergency
+            changes.update(emergency_credit_wh=granted, emergency_below_wh=below,
+                           emergency_code=code)  # fmt: skip
+        if self.friendly_hours is not None:
+            changes["friendly_hours"] = self.friendly_hours
+        if self.trip_retries is not None:
+            changes["trip_retries"] = self.trip_retries
+        if self.token_log is not None:
+            changes["token_log_depth"] = self.token_log
+        if self.event_log is not None:
+            changes["event_log_depth"] = self.event_log
         if self.submit is not None:
             keypad = dataclasses.replace(
                 profile.keypad, auto_submit_at_20=self.submit == "twentieth_digit"
@@ -163,7 +195,81 @@ class MeterFunctions:
                             f"field 'keypad.{key}': expected true or false, got {keypad[key]!r}"
                         )
                     out[attr] = keypad[key]
+        if "payment" in data:
+            out.update(_payment(data["payment"]))
+        if "supply" in data:
+            supply = _section(data["supply"], "supply", ("trip_retries",))
+            if "trip_retries" in supply:
+                out["trip_retries"] = _count(supply["trip_retries"], "supply.trip_retries", 1)
+        if "logs" in data:
+            logs = _section(data["logs"], "logs", ("tokens", "events"))
+            for key in logs:
+                out[f"{key[:-1]}_log"] = _count(logs[key], f"logs.{key}", 1)
+        if "clock" in data:
+            out["clock"] = _choice(data["clock"], "clock", CLOCKS)
         return cls(**out)
+
+
+# Optional functions the suites ask about by name -> (field, the value it must have; None:
+# any declared value).
+OPTIONAL: dict[str, tuple[str, object]] = {
+    "payment:low_credit": ("low_credit_wh", None),
+    "payment:emergency_credit": ("emergency", None),
+    "payment:friendly_hours": ("friendly_hours", None),
+    "supply:trip_retries": ("trip_retries", None),
+    "logs:tokens": ("token_log", None),
+    "logs:events": ("event_log", None),
+    "clock:battery": ("clock", "battery"),
+}
+
+
+def _payment(value: Any) -> dict[str, Any]:
+    known = ("low_credit_kwh", "emergency_credit", "friendly_hours")
+    payment = _section(value, "payment", known)
+    out: dict[str, Any] = {}
+    if "low_credit_kwh" in payment:
+        out["low_credit_wh"] = _wh(payment["low_credit_kwh"], "payment.low_credit_kwh")
+    if "emergency_credit" in payment:
+        name = "payment.emergency_credit"
+        ec = _section(payment["emergency_credit"], name, ("amount_kwh", "below_kwh", "code"))
+        missing = [k for k in ("amount_kwh", "below_kwh", "code") if k not in ec]
+        if missing:
+            raise FunctionsError(f"field {name!r}: missing {', '.join(missing)}")
+        code = str(ec["code"])
+        if not code.isdigit() or not 1 <= len(code) <= 6:
+            raise FunctionsError(
+                f"field '{name}.code': expected 1-6 digits typed before ENTER, got {ec['code']!r}"
+            )
+        granted = _wh(ec["amount_kwh"], f"{name}.amount_kwh")
+        if not granted:
+            raise FunctionsError(f"field '{name}.amount_kwh': must be > 0")
+        out["emergency"] = (granted, _wh(ec["below_kwh"], f"{name}.below_kwh"), code)
+    if "friendly_hours" in payment:
+        hours = payment["friendly_hours"]
+        if (
+            not isinstance(hours, list)
+            or len(hours) != 2
+            or any(isinstance(h, bool) or not isinstance(h, int) or not 0 <= h <= 23 for h in hours)
+            or hours[0] == hours[1]
+        ):
+            raise FunctionsError(
+                "field 'payment.friendly_hours': expected [start, end], two different hours"
+                f" 0..23 of the meter clock (UTC), e.g. [17, 8]; got {hours!r}"
+            )
+        out["friendly_hours"] = (hours[0], hours[1])
+    return out
+
+
+def _wh(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise FunctionsError(f"field {name!r}: expected a number of kWh >= 0, got {value!r}")
+    return round(value * 1000)
+
+
+def _count(value: Any, name: str, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise FunctionsError(f"field {name!r}: expected a whole number >= {least}, got {value!r}")
+    return value
 
 
 def _known(data: Mapping[str, Any], known: tuple[str, ...], prefix: str) -> None:

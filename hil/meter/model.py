@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import bisect
 import copy
+import functools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from hil.meter.defects import SMALL_TID_MEMORY_DEPTH, Defect
+from hil.meter.defects import OVER_REGISTER_FACTOR, SMALL_TID_MEMORY_DEPTH, Defect
 from hil.meter.entry import KEYS, TOKEN_DIGITS, type_key
 from hil.meter.events import Event, EventName
+from hil.meter.logs import EventEntry, MeterLogs, TokenEntry
 from hil.meter.profile import CREDIT_KINDS, MeterProfile
 from hil.meter.results import TokenResult
 from hil.sts.amount import encode_amount
@@ -46,7 +48,7 @@ from hil.sts.tokens import (
     Token,
 )
 
-__all__ = ["KEYS", "NEXT_BASE_DATE", "MeterModel", "MeterOffError", "Outcome"]
+__all__ = ["KEYS", "NEXT_BASE_DATE", "MeterModel", "MeterOffError", "Outcome", "friendly_window"]
 
 R = TokenResult
 EV = EventName
@@ -55,6 +57,35 @@ NEXT_BASE_DATE = {1993: 2014, 2014: 2035}
 _SETTING_NAMES = {2: "tariff_rate", 6: "phase_unbalance_limit_w", 7: "water_meter_factor"}
 _OTHER_MANAGEMENT = frozenset(_SETTING_NAMES)
 _MANTISSA = 0x3FFF
+CLOCK_START = 1_767_261_600.0  # 2026-01-01T10:00:00Z: the meter clock at model time 0
+_DAY_S = 86_400.0
+
+
+def friendly_window(hours: tuple[int, ...], second_of_day: float) -> tuple[bool, float, float]:
+    """For friendly ``hours`` (start, end) and a time of day (s): whether it is inside them,
+    and the seconds until they next start and next end (each in (0, 1 day])."""
+    start, end = (h * 3600.0 for h in hours)
+    to_start = (start - second_of_day) % _DAY_S or _DAY_S
+    to_end = (end - second_of_day) % _DAY_S or _DAY_S
+    return to_end < to_start, to_start, to_end
+
+
+def _logged(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Feed what an input made the meter do into its own logs, once per outermost call."""
+
+    @functools.wraps(method)
+    def logged(self: MeterModel, *args: Any, **kwargs: Any) -> Any:
+        self._depth += 1
+        try:
+            result = method(self, *args, **kwargs)
+        finally:
+            self._depth -= 1
+        if not self._depth:
+            events = result.events if isinstance(result, Outcome) else result
+            self._logs.record(events, power_fails=Defect.NO_POWER_FAIL_LOG not in self._defects)
+        return result
+
+    return logged
 
 
 class MeterOffError(RuntimeError):
@@ -139,6 +170,7 @@ class MeterModel:
         tid_memory: Iterable[int] = (),
         power_limit_w: int | None = None,
         at: float = 0.0,
+        clock_start: float = CLOCK_START,
     ) -> None:
         if decoder_key.ea != key_info.ea:
             raise ValueError(
@@ -165,6 +197,9 @@ class MeterModel:
         self._mpl = power_limit_w
         self._settings: dict[str, int] = {}
         self._tamper = False
+        self._emergency_owed_wh = 0  # emergency credit granted and not yet repaid
+        self._logs = MeterLogs(profile.token_log_depth, profile.event_log_depth)
+        self._clock_base = float(clock_start)  # meter clock (epoch s) at model time 0
         self._kct: dict[int, Token] = {}
         self._kct_since: float | None = None
         self._rejects = 0
@@ -183,6 +218,11 @@ class MeterModel:
         self._test_until: float | None = None
         self._tests: tuple[str, ...] = ()
         self._last: Outcome | None = None
+        self._trips = 0  # power-limit trips since the relay last stayed closed
+        self._latched = False  # tripped more than the declared retries: open until a key
+        self._off_at: float | None = None
+        self._depth = 0  # nesting of logged inputs (_logged)
+        self._relay_closed, self._relay_reason = True, ""
         reason = self._open_reason()
         self._relay_closed = not reason
         self._relay_reason = reason
@@ -308,6 +348,36 @@ class MeterModel:
         return self._tamper
 
     @property
+    def low_credit(self) -> bool:
+        """The low-credit warning: on while the credit is below the declared threshold."""
+        if Defect.NO_LOW_CREDIT_WARNING in self._defects:
+            return False
+        return self._credit_wh < self._profile.low_credit_wh
+
+    @property
+    def emergency_owed_wh(self) -> int:
+        """Emergency credit granted and not yet repaid from a purchase (Wh)."""
+        return self._emergency_owed_wh
+
+    @property
+    def trip_latched(self) -> bool:
+        return self._latched
+
+    @property
+    def token_log(self) -> list[TokenEntry]:
+        """The meter's token log, oldest first."""
+        return list(self._logs.tokens)
+
+    @property
+    def event_log(self) -> list[EventEntry]:
+        """The meter's event log (supply, tamper, relay), oldest first."""
+        return list(self._logs.events)
+
+    def clock(self, at: float | None = None) -> float:
+        """The meter clock (UNIX seconds, UTC) at model time ``at`` (default: now)."""
+        return self._clock_base + (self._now if at is None else at)
+
+    @property
     def kct_pending(self) -> list[int]:
         """Subclasses of the key change sections held, waiting for the rest of the set."""
         return sorted(self._kct)
@@ -356,12 +426,14 @@ class MeterModel:
 
     # ------------------------------------------------------------------ inputs
 
+    @_logged
     def advance(self, at: float) -> list[Event]:
         """Move model time to ``at``; report what fell due on the way, at its own time."""
         events: list[Event] = []
         self._run_until(at, events)
         return events
 
+    @_logged
     def enter_token(self, digits: str, at: float) -> Outcome:
         """Process a whole token now (virtual token carrier without delay; the oracle path)."""
         events = self.advance(at)
@@ -373,6 +445,7 @@ class MeterModel:
         self._last = replace(outcome, events=events)
         return self._last
 
+    @_logged
     def submit_token(self, digits: str, at: float) -> list[Event]:
         """Hand a token to the meter (carrier path): decided ``processing_s`` later by advance().
 
@@ -388,6 +461,7 @@ class MeterModel:
         self._processing = _Processing(str(digits), float(at), "carrier")
         return events
 
+    @_logged
     def press_key(self, key: str, at: float) -> list[Event]:
         """One key press seen by the keypad: "0".."9", "ENTER" or "BACK"."""
         if key not in KEYS:
@@ -402,6 +476,11 @@ class MeterModel:
             busy = "result_hold"
         if busy:
             events.append(self._key_event(key, at, accepted=False, reason=busy))
+            return events
+        if self._latched:  # the customer's key press after the fault: supply back on
+            self._latched, self._trips = False, 0
+            events.append(self._key_event(key, at, accepted=False, reason="trip_latch_reset"))
+            self._update_relay(at, events)
             return events
         step = type_key(self._entry, key, auto_submit_at_20=self._profile.keypad.auto_submit_at_20,
                         back_works=Defect.BACK_KEY_IGNORED not in self._defects)  # fmt: skip
@@ -420,6 +499,7 @@ class MeterModel:
             self._entry_deadline = at + timeout if self._entry else None
         return events
 
+    @_logged
     def set_load(self, watts: float, at: float) -> list[Event]:
         """Set the load the bench demands (W). It flows while powered and the relay is closed."""
         if not math.isfinite(watts) or watts < 0:
@@ -429,6 +509,7 @@ class MeterModel:
         self._update_relay(at, events)
         return events
 
+    @_logged
     def power_off(self, at: float) -> list[Event]:
         """Supply fails: volatile state is lost, non-volatile state is kept."""
         events = self.advance(at)
@@ -457,16 +538,31 @@ class MeterModel:
         self._test_relay_until = None
         self._test_until = None
         self._tests = ()
+        self._latched, self._trips = False, 0
+        if Defect.TOKEN_LOG_VOLATILE in self._defects:
+            self._logs.tokens.clear()
         self._powered = False
+        self._off_at = at
         events.append(Event(EV.POWER_FAIL, at, lost))
         return events
 
+    @_logged
     def power_on(self, at: float) -> list[Event]:
         """Supply returns: lockout reset (per profile), relay re-evaluated."""
         events = self.advance(at)
         if self._powered:
             return events
         self._powered = True
+        off_s = at - (self._off_at if self._off_at is not None else at)
+        if Defect.CLOCK_STOPS_WITHOUT_SUPPLY in self._defects:
+            self._clock_base -= off_s
+        if Defect.TAMPER_CLEARED_BY_POWER_CYCLE in self._defects:
+            self._tamper = False
+        if (
+            Defect.FORGETS_CREDIT_IN_LONG_OUTAGE in self._defects
+            and off_s > self._profile.long_outage_s / 2
+        ):
+            self._credit_wh, self._frac_wh, self._tids = 0, 0.0, []
         events.append(Event(EV.POWER_UP, at, {"credit_wh": self._credit_wh}))
         if self._profile.lockout.reset_by_power_cycle:
             self._rejects = 0
@@ -476,11 +572,30 @@ class MeterModel:
         self._update_relay(at, events)
         return events
 
+    @_logged
     def tamper(self, at: float) -> list[Event]:
         """A tamper condition is detected: the relay opens until a ClearTamper token."""
         events = self.advance(at)
         self._tamper = True
         events.append(Event(EV.TAMPER, at, {}))
+        self._update_relay(at, events)
+        return events
+
+    @_logged
+    def request_emergency(self, at: float) -> list[Event]:
+        """The emergency credit short code entered (the oracle path; the keypad path is the
+        code typed before ENTER)."""
+        events = self.advance(at)
+        if not self._powered:
+            raise MeterOffError("the meter is powered off: power_on() before asking for credit")
+        self._grant_emergency(at, events)
+        return events
+
+    @_logged
+    def set_clock(self, epoch_s: float, at: float) -> list[Event]:
+        """Set the meter clock to ``epoch_s`` (UNIX seconds, UTC) at model time ``at``."""
+        events = self.advance(at)
+        self._clock_base = float(epoch_s) - at
         self._update_relay(at, events)
         return events
 
@@ -491,7 +606,8 @@ class MeterModel:
         tamper, lockout, pending key change sections, keypad entry and any processing token.
         Supply and load are left as they are. Not an STS function: the probe's RESET STATE.
         """
-        events = self.advance(at)
+        events = self.advance(at)  # logged by advance: it happened before the reset
+        start = len(events)
         key, info, credit_wh, tids, mpl = self._initial
         self._key, self._info = key, info
         self._shown = None
@@ -505,6 +621,9 @@ class MeterModel:
         self._mpl = mpl
         self._settings = {}
         self._tamper = False
+        self._emergency_owed_wh = 0
+        self._latched, self._trips = False, 0
+        self._logs.clear()
         self._kct, self._kct_since = {}, None
         self._rejects = 0
         if self._locked_until is not None:
@@ -525,6 +644,7 @@ class MeterModel:
         self._tests = ()
         self._last = None
         self._update_relay(at, events)
+        self._logs.record(events[start:])  # the logs start afresh with what the reset did
         return events
 
     # ------------------------------------------------------------------ time
@@ -569,17 +689,26 @@ class MeterModel:
             due.append((self._test_until, 7, self._on_test_end))
         if self._entry_deadline is not None:
             due.append((self._entry_deadline, 8, self._on_entry_timeout))
+        friendly_end = self._friendly_end()
+        if friendly_end is not None:
+            due.append((friendly_end, 9, self._on_friendly_end))
         return min(due, key=lambda d: (d[0], d[1])) if due else None
 
+    @property
+    def _metered_w(self) -> float:
+        """The power the energy register counts (the delivered power, or a defect's)."""
+        factor = OVER_REGISTER_FACTOR if Defect.OVER_REGISTERS in self._defects else 1.0
+        return self.power_w * factor
+
     def _exhaustion_time(self) -> float | None:
-        power = self.power_w
+        power = self._metered_w
         if power <= 0 or self._credit_wh <= 0:
             return None
         return self._now + (self._credit_wh - self._frac_wh) * 3600.0 / power
 
     def _integrate(self, until: float) -> None:
         """Consume energy from self._now to ``until`` at the present (constant) power."""
-        power = self.power_w
+        power = self._metered_w
         if until > self._now and power > 0 and self._credit_wh > 0:
             total = self._frac_wh + power * (until - self._now) / 3600.0
             # Zero is reached only by _on_credit_exhausted, exactly at its time.
@@ -613,11 +742,15 @@ class MeterModel:
         p = self._processing
         assert p is not None
         self._processing = None
+        self._hold_until = at + self._profile.result_hold_s
+        code = self._profile.emergency_code
+        if code and p.source == "keypad" and p.digits == code:  # a short code, not a token
+            self._grant_emergency(at, events)
+            return
         verdict = p.verdict if p.verdict is not None else self._judge(p.digits)
         self._last = self._apply(
             verdict, at, p.source, events, credit_done=p.credit_committed, delta=p.credit_delta_wh
         )
-        self._hold_until = at + self._profile.result_hold_s
 
     def _on_credit_exhausted(self, at: float, events: list[Event]) -> None:
         before = self._credit_wh
@@ -641,6 +774,21 @@ class MeterModel:
         self._test_until = None
         self._tests = ()
 
+    def _on_friendly_end(self, at: float, events: list[Event]) -> None:
+        self._update_relay(at, events)  # no longer friendly: zero credit now cuts off
+
+    def _in_friendly_hours(self, at: float) -> bool:
+        hours = self._profile.friendly_hours
+        if not hours or Defect.DISCONNECTS_IN_FRIENDLY_HOURS in self._defects:
+            return False
+        return friendly_window(hours, self.clock(at) % _DAY_S)[0]
+
+    def _friendly_end(self) -> float | None:
+        """Model time the present friendly period ends, while it holds off a cut-off."""
+        if not self._relay_closed or self._credit_wh > 0 or not self._in_friendly_hours(self._now):
+            return None
+        return self._now + friendly_window(self._profile.friendly_hours, self.clock() % _DAY_S)[2]
+
     def _on_entry_timeout(self, at: float, events: list[Event]) -> None:
         events.append(Event(EV.ENTRY_TIMEOUT, at, {"digits": len(self._entry)}))
         self._entry = ""
@@ -652,8 +800,11 @@ class MeterModel:
         if self._tamper:
             return "tamper"
         if self._credit_wh <= 0 and Defect.RELAY_STAYS_CLOSED_AT_ZERO not in self._defects:
-            return "credit"
-        if self._trip_until is not None:
+            # Friendly hours hold off a cut-off; a relay already open stays open.
+            held_off = self._relay_reason != "credit" and self._in_friendly_hours(self._now)
+            if not held_off:
+                return "credit"
+        if self._trip_until is not None or self._latched:
             return "power_limit"
         if self._test_relay_until is not None:
             return "test"
@@ -672,8 +823,15 @@ class MeterModel:
             return
         reason = self._open_reason()
         if not reason and self._over_limit():
-            self._trip_until = at + self._profile.power_limit_retry_s
+            self._trips += 1
+            retries = self._profile.trip_retries
+            if retries and self._trips > retries and Defect.NO_TRIP_LATCH not in self._defects:
+                self._latched = True  # retried enough: open until the customer presses a key
+            else:
+                self._trip_until = at + self._profile.power_limit_retry_s
             reason = "power_limit"
+        elif not reason:
+            self._trips = 0
         closed = not reason
         if (closed, reason) != (self._relay_closed, self._relay_reason):
             self._relay_closed = closed
@@ -730,7 +888,11 @@ class MeterModel:
             return verdict.refuse(R.FUNCTION, f"{token.title} is not supported by this meter")
         if isinstance(token, ClearCreditToken):
             register = token.value
-            if register != ClearCreditToken.ALL_REGISTERS and register not in kinds:
+            if (
+                register != ClearCreditToken.ALL_REGISTERS
+                and register not in kinds
+                and Defect.CLEARS_MISSING_REGISTER not in self._defects
+            ):
                 return verdict.refuse(
                     R.RANGE, f"ClearCredit register {register:#06x} does not exist on this meter"
                 )
@@ -954,10 +1116,38 @@ class MeterModel:
             events.append(Event(EV.CREDIT_CHANGED, at, data))
             return 0
         delta = units * 100
+        if Defect.EMERGENCY_CREDIT_NOT_REPAID not in self._defects:
+            repaid = min(self._emergency_owed_wh, delta)  # emergency credit is paid back first
+            self._emergency_owed_wh -= repaid
+            delta -= repaid
         self._credit_wh += delta
         data = {"credit_wh": self._credit_wh, "delta_wh": delta, "reason": "token"}
         events.append(Event(EV.CREDIT_CHANGED, at, data))
         return delta
+
+    def _grant_emergency(self, at: float, events: list[Event]) -> None:
+        """Emergency credit on request: only below the threshold and once until repaid."""
+        profile = self._profile
+        refused = ""
+        if not profile.emergency_credit_wh:
+            refused = "this meter has no emergency credit"
+        elif Defect.EMERGENCY_CREDIT_ANY_TIME not in self._defects:
+            if self._emergency_owed_wh:
+                refused = "emergency credit is still owed"
+            elif self._credit_wh >= profile.emergency_below_wh:
+                refused = "credit is not below the emergency credit threshold"
+        granted = 0 if refused else profile.emergency_credit_wh
+        granted = min(granted, profile.credit_max_units * 100 - self._credit_wh)
+        data: dict[str, Any] = {"granted_wh": granted}
+        if refused:
+            data["reason"] = refused
+        events.append(Event(EV.EMERGENCY_CREDIT, at, data))
+        if granted:
+            self._emergency_owed_wh += granted
+            self._credit_wh += granted
+            data = {"credit_wh": self._credit_wh, "delta_wh": granted, "reason": "emergency"}
+            events.append(Event(EV.CREDIT_CHANGED, at, data))
+            self._update_relay(at, events)
 
     def _clear_credit(self, register: int, at: float, events: list[Event]) -> int:
         every = register == ClearCreditToken.ALL_REGISTERS

@@ -125,6 +125,16 @@ class MeterProfile:
     display_test_s: float = 10.0  # class 1 display tests shown this long
     class1_bits: tuple[int, ...] = (0, 1, 2, 3, 4, 5)  # class 1 control bits the meter runs
     class1_other_form: bool = False  # a test token of the other MfrCode length is taken
+    long_outage_s: float = 300.0  # the supply-off time of the long-outage retention test
+    # Payment functions (declared in the meter file, hil.meter.functions; 0 / empty: none).
+    low_credit_wh: int = 0  # low-credit warning while the credit is below this
+    emergency_credit_wh: int = 0  # emergency credit granted on request
+    emergency_below_wh: int = 0  # ...only while the credit is below this
+    emergency_code: str = ""  # the short code typed before ENTER that requests it
+    friendly_hours: tuple[int, ...] = ()  # (start, end) hour of the meter clock: no cut-off
+    trip_retries: int = 0  # power-limit retries before the relay latches open (0: no latch)
+    token_log_depth: int = 0  # tokens the meter's token log keeps
+    event_log_depth: int = 0  # entries the meter's event log keeps
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -133,6 +143,21 @@ class MeterProfile:
             _number(name, getattr(self, name))
         _number("kct_timeout_s", self.kct_timeout_s, positive=True)
         _number("power_limit_retry_s", self.power_limit_retry_s, positive=True)
+        _number("long_outage_s", self.long_outage_s, positive=True)
+        for name in ("low_credit_wh", "emergency_credit_wh", "emergency_below_wh",
+                     "trip_retries", "token_log_depth", "event_log_depth"):  # fmt: skip
+            value = getattr(self, name)
+            if value < 0:
+                raise ProfileError(f"profile field {name!r}: must be >= 0, got {value}")
+        if self.friendly_hours and (
+            len(self.friendly_hours) != 2
+            or not all(0 <= h <= 23 for h in self.friendly_hours)
+            or self.friendly_hours[0] == self.friendly_hours[1]
+        ):
+            raise ProfileError(
+                "profile field 'friendly_hours': expected [start, end], two different hours 0..23,"
+                f" got {list(self.friendly_hours)}"
+            )
         if self.tid_memory_depth < 1:
             raise ProfileError(
                 f"profile field 'tid_memory_depth': must be >= 1, got {self.tid_memory_depth}"
@@ -169,7 +194,7 @@ class MeterProfile:
     def as_mapping(self) -> dict[str, Any]:
         """Plain dict (lists for the tuples): ``from_mapping(p.as_mapping()) == p``."""
         out = asdict(self)
-        for key in ("credit_kinds", "management_subclasses", "class1_bits"):
+        for key in ("credit_kinds", "management_subclasses", "class1_bits", "friendly_hours"):
             out[key] = list(out[key])
         return out
 

@@ -15,8 +15,14 @@ from dataclasses import dataclass, field
 
 from hil.sts.crc import crc16_register
 
+# The framing and the shared commands; the CIU readback's INFO still says 1
+# (docs/split-meters.md), its commands did not change.
 PROTOCOL_VERSION = 1
+# The meter probe's INFO (docs/probe-protocol.md): 2 adds optional readings, a version 1 meter
+# stays fully usable.
+METER_PROTOCOL_VERSION = 2
 MAX_LINE = 512
+NOT_DECODED = "-"  # a token log field the meter did not decode (e.g. a CRC failure)
 
 
 class FrameError(ValueError):
@@ -101,6 +107,42 @@ class Event:
     uptime_ms: int
     name: str
     fields: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogEntry:
+    """One ``GET TOKEN_LOG`` entry, ``<code>/<class>/<subclass>/<tid>``; None where the meter
+    did not decode the field (sent as ``-``)."""
+
+    result: int | None
+    token_class: int | None
+    subclass: int | None
+    tid: int | None
+
+    def format(self) -> str:
+        values = (self.result, self.token_class, self.subclass, self.tid)
+        return "/".join(NOT_DECODED if v is None else str(v) for v in values)
+
+    @classmethod
+    def parse(cls, text: str) -> TokenLogEntry:
+        parts = text.split("/")
+        if len(parts) != 4 or not all(p == NOT_DECODED or _decimal(p) for p in parts):
+            raise FrameError(f"token log entry {text!r}: expected <code>/<class>/<subclass>/<tid>")
+        result, token_class, subclass, tid = (None if p == NOT_DECODED else int(p) for p in parts)
+        return cls(result, token_class, subclass, tid)
+
+
+def event_log_entry(name: str, detail: str = "") -> str:
+    """One ``GET EVENT_LOG`` entry: the event name, then the detail's words after ``/``
+    (``RELAY_CHANGED`` with ``open credit`` -> ``RELAY_CHANGED/open/credit``)."""
+    entry = "/".join([name, *detail.split()])
+    if any(c in entry for c in ", *") or not entry.isascii():
+        raise ValueError(f"event log entry {entry!r}: no ',', ' ' or '*' allowed in a list value")
+    return entry
+
+
+def _decimal(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def parse_request(line: str) -> Request:

@@ -77,6 +77,14 @@ class Harness(_Model):
     dirty: bool | None = None  # the git work tree had uncommitted changes
 
 
+class Selection(_Model):
+    """A run that left tests out on purpose (``hil run --quick``): not a full run."""
+
+    name: str  # "quick"
+    left_out: int = 0  # tests outside the selection (pytest and Robot)
+    excluded: str = ""  # the marker / tag left out: "long"
+
+
 class Source(_Model):
     journal: str
     start: datetime | None = None
@@ -90,6 +98,7 @@ class Source(_Model):
     rig_sha256: str | None = None
     argv: list[str] = []
     defect: str | None = None
+    selection: Selection | None = None
     tests: int = 0
     unreadable_lines: int = 0
     garbage_lines: list[int] = []  # 1-based lines before the last that are not JSON
@@ -112,6 +121,7 @@ class RunInfo(_Model):
     rig_sha256: str | None = None
     argv: list[str] = []
     defect: str | None = None
+    selection: Selection | None = None  # the first journal's, when it left tests out
     sources: list[Source] = []
 
 
@@ -505,9 +515,17 @@ def _source(seg: _Segment) -> Source:
         rig_sha256=_plain(head.get("rig_sha256")),
         argv=[scrub(str(a)) for a in argv] if isinstance(argv, list) else [],
         defect=_text(head.get("defect")),
+        selection=_selection(head.get("selection")),
         tests=sum(1 for e in seg.events if e.get("event") == "test"),
         unreadable_lines=seg.unreadable_lines,
     )
+
+
+def _selection(data: Any) -> Selection | None:
+    if not isinstance(data, Mapping) or not data.get("name"):
+        return None
+    return Selection(name=str(data["name"]), left_out=_int(data.get("left_out")) or 0,
+                     excluded=str(data.get("excluded") or ""))  # fmt: skip
 
 
 def _rig_id(event: Mapping[str, Any]) -> str:
@@ -722,6 +740,13 @@ def build_record(
             )
         if s.harness is None:
             warnings.append(f"{s.journal}: no run_start - harness identity unknown")
+    selection = next((s.selection for s in sources if s.selection), None)
+    if selection is not None:  # deselected tests are outside the run, not "not run"
+        warnings.append(
+            f"{selection.name} selection: {selection.left_out} {selection.excluded} "
+            f"test{'' if selection.left_out == 1 else 's'} left out (hil run --quick); "
+            "not a full conformance run"
+        )
     if duplicates:
         warnings.append(f"{duplicates} duplicate test event(s) dropped (same nodeid and start)")
     shas = {s.harness.git_sha for s in sources if s.harness and s.harness.git_sha}
@@ -755,6 +780,7 @@ def build_record(
         rig_sha256=first.rig_sha256 if first else None,
         argv=first.argv if first else [],
         defect=first.defect if first else None,
+        selection=selection,
         sources=sources,
     )
     lab, lab_notes = _lab(segments, start, rig_list)

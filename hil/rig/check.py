@@ -53,8 +53,13 @@ def check_rig(rig: Rig, *, keys: bool = True) -> list[CheckRow]:
     rows: list[CheckRow] = []
     meter = rig.meter
 
+    kind = rig.readback.kind
+
     def probe_info() -> str:
         info = rig.info(refresh=True)
+        if "pan" not in info and kind != "probe":  # a readback that reads no meter number
+            shown = ", ".join(f"{k} {v}" for k, v in info.items() if k != "readback")
+            return f"{shown or 'no identity'} (this readback reads no PAN: not compared)"
         if info.get("pan") != meter.pan:
             raise HarnessError(f"probe reports meter {info.get('pan')}, rig file says {meter.pan}")
         if meter.firmware and info.get("firmware") != meter.firmware:
@@ -70,8 +75,9 @@ def check_rig(rig: Rig, *, keys: bool = True) -> list[CheckRow]:
         relay = "closed" if rig.read_relay()[0] else "open"
         return f"credit {rig.read_credit():.3f} kWh, relay {relay}"
 
-    _run(rows, "probe", "INFO", probe_info)
-    _run(rows, "probe", "GET CREDIT / RELAY", readback)
+    device = "probe" if kind == "probe" else f"readback {kind}"
+    _run(rows, device, "INFO" if kind == "probe" else "identity", probe_info)
+    _run(rows, device, "GET CREDIT / RELAY" if kind == "probe" else "credit / relay", readback)
     board_ok = rig.relay is not None and _run(rows, "relay board", "identify", rig.relay.identify)
     if board_ok and rig.keypad is not None and keys:
         _check_keys(rig, rows)
@@ -94,6 +100,8 @@ def _check_keys(rig: Rig, rows: list[CheckRow]) -> None:
     def press(key: str) -> str:
         rig.mark()
         keypad.press(key)
+        if keypad.verify is None:  # the readback cannot see key presses
+            return "pressed (not confirmed: the readback sees no key presses)"
         return "registered by the meter (probe KEY event)"
 
     for key in digits:

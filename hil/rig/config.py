@@ -107,10 +107,36 @@ class Instruments(_Strict):
     load: InstrumentResource | None = None
 
 
+class ReadbackResource(_Strict):
+    """How the harness reads the meter (docs/drivers.md, "Writing a readback driver"):
+    ``kind`` names the driver (``probe``: test firmware through resources.probe; ``dlms``:
+    DLMS/COSEM at ``url``)."""
+
+    kind: str = "probe"
+    url: str | None = Field(
+        default=None, description="dlms: tcp://HOST:PORT (wrapper) or a serial URL (HDLC)"
+    )
+    client_sap: int = Field(default=16, ge=0, le=127, description="dlms: 16 public, 1 management")
+    password_env: str | None = Field(
+        default=None, description="dlms: environment variable holding the low-level password"
+    )
+    baudrate: int = 9600
+    timeout_s: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _known_kind(self) -> ReadbackResource:
+        from hil.rig.readback import READBACKS, unknown_kind  # the drivers: import late
+
+        if self.kind not in READBACKS:
+            raise ValueError(unknown_kind(self.kind))
+        return self
+
+
 class Resources(_Strict):
     relay_board: RelayBoardResource | None = None
     keypad: KeypadWiring | None = None
     probe: SerialResource | None = None
+    readback: ReadbackResource = ReadbackResource()
     instruments: Instruments = Instruments()
 
 
@@ -194,8 +220,11 @@ class RigConfig(_Strict):
             "dmm": self.resources.instruments.dmm,
             "load": self.resources.instruments.load,
         }
-        if have["probe"] is None:
+        readback = self.resources.readback
+        if readback.kind == "probe" and have["probe"] is None:
             raise ValueError("resources.probe is required: the harness reads the meter through it")
+        if readback.kind != "probe" and readback.url is None:
+            raise ValueError(f"resources.readback.url is required by readback kind {readback.kind}")
         for feature in self.features:
             for need in _NEEDS[feature]:
                 if have[need] is None:

@@ -11,14 +11,13 @@ import contextlib
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from hil.errors import BenchFault, ConfigError, DeviceError, ReplyTimeout, SupplyFault
 from hil.meter.functions import MeterFunctions
 from hil.meter.profile import KeypadTiming, MeterProfile
-from hil.meter.results import TokenResult
 from hil.probe.protocol import Event
 from hil.rig.binding import bind_rig
 from hil.rig.config import (
@@ -30,39 +29,15 @@ from hil.rig.config import (
     load_rig,
 )
 from hil.rig.drivers.keypad import KeypadDriver
-from hil.rig.drivers.probe import ProbeClient, ProbeLog
+from hil.rig.drivers.probe import CreditStatus, ProbeClient, ProbeLog, TokenLogEntry
 from hil.rig.drivers.relays import RelayDriver, make_relay
 from hil.rig.drivers.serial_port import find_port
+from hil.rig.readback import Capabilities, Readback, TokenOutcome, make_readback
 from hil.rig.sim_launcher import SimProcess
 
 RELAY_SENSE_V = 50.0  # load-side voltage above this means the relay is closed
 POWER_UP_TIMEOUT_S = 10.0  # supply on -> POWER_UP (docs/probe-protocol.md)
 COARSEST_CREDIT_RESOLUTION_KWH = 0.1  # the coarsest GET CREDIT the probe contract allows
-
-
-@dataclass(frozen=True)
-class TokenOutcome:
-    """What the meter reported for one token (its TOKEN_RESULT)."""
-
-    result: TokenResult
-    tid: int | None
-    token_class: int | None
-    subclass: int | None
-    amount: int | None
-    elapsed_s: float  # from the first key (or TOKEN request) to the result
-
-    @classmethod
-    def from_event(cls, event: Event, elapsed: float) -> TokenOutcome:
-        def num(key: str) -> int | None:
-            value = event.fields.get(key, "")
-            return int(value) if value.isdigit() else None
-
-        code = num("code")
-        if code is None or code > 16:
-            raise DeviceError(f"probe reported token result {event.fields.get('code')!r}")
-        return cls(
-            TokenResult(code), num("tid"), num("class"), num("subclass"), num("amount"), elapsed
-        )
 
 
 def serial_url(res: SerialResource) -> str:
@@ -94,10 +69,11 @@ def keypad_driver(
     wiring: KeypadWiring,
     timing: KeypadTiming,
     speed: float,
-    verify: Callable[[str, float], bool],
+    verify: Callable[[str, float], bool] | None,
 ) -> KeypadDriver:
     """A keypad on the relay board, pressing at the profile's timing (model seconds, so
-    divided by the simulator's ``speed``); ``verify(key, deadline)`` confirms each key."""
+    divided by the simulator's ``speed``); ``verify(key, deadline)`` confirms each key
+    (None: a readback that cannot see key presses; the keys are timed only)."""
     return KeypadDriver(
         relay,
         wiring.contacts(),
@@ -214,23 +190,28 @@ class Rig(BenchBase):
         self._t0, self._base_time = time.monotonic(), 0.0
         self._closers: list[Any] = []
         res = config.resources
-        assert res.probe is not None
         self.probe_log = ProbeLog(log_path) if log_path else ProbeLog()
-        self.probe = ProbeClient(
-            serial_url(res.probe),
-            timeout_s=res.probe.timeout_s,
-            log=self.probe_log,
-            baudrate=res.probe.baudrate,
-        )
-        self._closers.append(self.probe)
+        self.probe: ProbeClient | None = None  # the probe, where the rig has one
+        if res.probe is not None:
+            self.probe = ProbeClient(
+                serial_url(res.probe),
+                timeout_s=res.probe.timeout_s,
+                log=self.probe_log,
+                baudrate=res.probe.baudrate,
+            )
+            self._closers.append(self.probe)
+        self.readback: Readback = make_readback(self, res.readback)  # reads the meter
+        self._closers.append(self.readback)
         self.relay: RelayDriver | None = None
         self.keypad: KeypadDriver | None = None
         if res.relay_board is not None and res.keypad is not None:
             self.relay = open_relay_board(res.relay_board)
             self._closers.append(self.relay)
+            confirms = self.readback.capabilities.confirms_keys
             self.keypad = keypad_driver(
-                self.relay, res.keypad, self.profile.keypad, self.speed, self._key_confirmed
-            )
+                self.relay, res.keypad, self.profile.keypad, self.speed,
+                self.readback.confirm_key if confirms else None,
+            )  # fmt: skip
         self.ac_source = self.dmm = self.load = None
         inst = res.instruments
         if inst.ac_source or inst.dmm or inst.load:
@@ -293,7 +274,7 @@ class Rig(BenchBase):
         without supply ignores the probe, so this comes before the first probe request."""
         if self.ac_source is None or self.ac_source.is_on():
             return
-        self.probe.mark()
+        self.readback.mark()
         self.ac_source.output(True)
         try:
             self.wait_for("POWER_UP", timeout_s=timeout_s)
@@ -309,9 +290,15 @@ class Rig(BenchBase):
         return self.meter.pan
 
     def info(self, refresh: bool = False) -> dict[str, str]:
+        """The meter's identity as the readback reads it (the probe's INFO)."""
         if self._info is None or refresh:
-            self._info = self.probe.info()
+            self._info = self.readback.info()
         return self._info
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the rig's readback can observe of the meter."""
+        return self.readback.capabilities
 
     def identity(self, defect: str | None = None) -> dict[str, Any]:
         """Who is on the bench, for run records: meter INFO, key identity and instrument
@@ -327,16 +314,14 @@ class Rig(BenchBase):
         meter = {**self.meter.key_info.describe(), "pan": self.serial, "profile": self.profile.name}
         return {"name": self.name, "serial": self.serial, "simulated": self.sim is not None,
                 "defect": defect, "meter": meter, "probe_info": self.info(),
-                "instruments": instruments, "features": self.features}  # fmt: skip
+                "readback": self.readback.kind, "instruments": instruments,
+                "features": self.features}  # fmt: skip
 
     def now(self) -> float:
         """Meter time in seconds since the rig opened (wall time times the simulator speed)."""
         return self._base_time + (time.monotonic() - self._t0) * self.speed
 
     # -- tokens and keys ------------------------------------------------------------------
-    def _key_confirmed(self, key: str, deadline: float) -> bool:
-        return probe_saw(self.probe, "KEY", {"key": key}, deadline)
-
     def result_timeout_s(self) -> float:
         p = self.profile
         return max(2.0, 5 * (p.processing_s + p.result_hold_s) / self.speed)
@@ -350,12 +335,12 @@ class Rig(BenchBase):
         for listener in self.token_listeners:
             listener(digits)
         self.settle()
-        self.probe.mark()
+        self.readback.mark()
         start = time.monotonic()
         if via == "keypad":
             self._keypad().type_token(digits, enter=not self.profile.keypad.auto_submit_at_20)
         else:
-            self.probe.send_token(digits)
+            self._probe("virtual_carrier").send_token(digits)
         return self._await_result(start)
 
     def enter_keys(self, entry: str) -> TokenOutcome:
@@ -365,7 +350,7 @@ class Rig(BenchBase):
         if keypad.enter_key is None:
             raise ConfigError(f"rig {self.name}: the keypad has no ENTER key")
         self.settle()
-        self.probe.mark()
+        self.readback.mark()
         start = time.monotonic()
         keypad.type_keys([*entry, keypad.enter_key])
         return self._await_result(start)
@@ -374,7 +359,7 @@ class Rig(BenchBase):
         """Wait out the result display, mark the probe log; the clock reading at the start
         (for `await_result`)."""
         self.settle()
-        self.probe.mark()
+        self.readback.mark()
         return time.monotonic()
 
     def press_keys(self, keys: Sequence[str], *, confirm: bool = True) -> None:
@@ -391,19 +376,20 @@ class Rig(BenchBase):
         """The meter's next token result after the last mark (``start``: `begin_entry`)."""
         return self._await_result(start)
 
+    def _probe(self, feature: str) -> ProbeClient:
+        if self.probe is None:
+            raise ConfigError(f"rig {self.name} has no probe: {feature} needs resources.probe")
+        return self.probe
+
     def _keypad(self) -> KeypadDriver:
         if self.keypad is None:
             raise ConfigError(f"rig {self.name} has no keypad: add relay_board and keypad")
         return self.keypad
 
     def _await_result(self, start: float) -> TokenOutcome:
-        event = self.probe.expect(
-            "TOKEN_RESULT",
-            lambda e: e.fields.get("code") != "16",  # 16: still processing
-            timeout_s=self.result_timeout_s(),
-        )
+        outcome = self.readback.await_result(start, self.result_timeout_s())
         self._result_at = time.monotonic()
-        return TokenOutcome.from_event(event, self._result_at - start)
+        return outcome
 
     def settle(self) -> None:
         """Wait out what is left of the meter's result display (it ignores keys meanwhile)."""
@@ -413,24 +399,25 @@ class Rig(BenchBase):
 
     def press(self, key: str) -> None:
         if self.keypad is None:
-            self.probe.key(key)
+            self._probe("a key press without a keypad").key(key)
         else:
             self.keypad.press(key)
 
-    # -- readback -------------------------------------------------------------------------
+    # -- readback: the rig's readback driver (hil.rig.readback) ----------------------------
     def read_credit(self) -> float:
         """Credit in kWh."""
-        return self.probe.credit_kwh()
+        return self.readback.read_credit()
 
     def read_relay(self) -> tuple[bool, str]:
         """(closed, reason) as the meter reports it."""
-        return self.probe.relay()
+        return self.readback.read_relay()
 
     @property
     def credit_resolution_kwh(self) -> float:
-        """GET CREDIT's resolution: the meter's INFO field, else the rig file's, else the
-        coarsest the probe contract allows."""
-        declared = self.info().get("credit_resolution_kwh", "")
+        """The credit readout's resolution: the readback's, else the meter's INFO field, else
+        the rig file's, else the coarsest the probe contract allows."""
+        own = self.readback.capabilities.credit_resolution_kwh
+        declared = self.info().get("credit_resolution_kwh", "") if own is None else own
         try:
             value = float(declared)
         except ValueError:
@@ -440,43 +427,52 @@ class Rig(BenchBase):
         return self.meter.credit_resolution_kwh or COARSEST_CREDIT_RESOLUTION_KWH
 
     def wait_relay(self, closed: bool, timeout_s: float, poll_s: float = 0.5) -> float | None:
-        """Wait until the meter reports its relay ``closed`` (or open), by the RELAY_CHANGED
-        event where the meter pushes it and by polling GET RELAY where it does not (the event
-        is optional in the contract). Seconds waited, or None at the timeout."""
-        start = time.monotonic()
-        deadline = start + timeout_s
-        state = "closed" if closed else "open"
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                self.probe.expect(
-                    "RELAY_CHANGED", fields={"relay": state}, timeout_s=max(0.0, min(poll_s, left))
-                )
-                return time.monotonic() - start
-            except ReplyTimeout:
-                pass
-            if self.read_relay()[0] == closed:
-                return time.monotonic() - start
-            if time.monotonic() >= deadline:
-                return None
+        """Wait until the meter reports its relay ``closed`` (or open), by event where the
+        readback has one and by polling where not. Seconds waited, or None at the timeout."""
+        return self.readback.wait_relay(closed, timeout_s, poll_s)
 
     def read_token_result(self) -> dict[str, int | str | None]:
-        return self.probe.token_result()
+        return self.readback.read_token_result()
 
     def read_tid_memory(self) -> list[int]:
-        return self.probe.tid_memory()
+        return self.readback.read_tid_memory()
 
     def read_lockout(self) -> Mapping[str, bool | float | int]:
-        return self.probe.lockout()
+        return self.readback.read_lockout()
+
+    # Protocol 2 readings: a meter without the function (or speaking protocol 1) raises
+    # NotOffered (hil.rig.drivers.probe) from the list readers and the clock, as does a
+    # readback that cannot take the reading (NotReadable); GET CREDIT's optional fields are
+    # None instead.
+    def read_credit_status(self) -> CreditStatus:
+        """Credit in kWh, the low-credit warning and the emergency credit owed."""
+        return self.readback.read_credit_status()
+
+    def read_token_log(self) -> list[TokenLogEntry]:
+        """The meter's token log, oldest first."""
+        return self.readback.read_token_log()
+
+    def read_event_log(self) -> list[str]:
+        """The meter's event log, oldest first (``RELAY_CHANGED/open/credit``, ...)."""
+        return self.readback.read_event_log()
+
+    def read_clock(self) -> datetime:
+        """The meter clock, timezone-aware (UTC)."""
+        return self.readback.read_clock()
+
+    def set_clock(self, when: datetime) -> None:
+        """Set the meter clock (``when`` timezone-aware). Sent once, never retried."""
+        self.readback.set_clock(when)
 
     def wait_for(self, name: str, timeout_s: float | None = None, **fields: str) -> Event:
-        """Wait for a probe event (after the last mark) with these fields."""
-        return self.probe.expect(
-            name, fields=fields or None, timeout_s=timeout_s if timeout_s is not None else 5.0
+        """Wait for a meter event (after the last mark) with these fields: pushed by the
+        meter, or seen by polling where the readback cannot be told."""
+        return self.readback.wait_for(
+            name, timeout_s if timeout_s is not None else 5.0, fields or None
         )
 
     def mark(self) -> None:
-        self.probe.mark()
+        self.readback.mark()
 
     # -- bench ----------------------------------------------------------------------------
     def _need(self, device: Any, feature: str) -> Any:
@@ -494,7 +490,7 @@ class Rig(BenchBase):
         """Supply off, wait, on, and wait until the probe answers again."""
         self.power_off()
         time.sleep(off_s)
-        self.probe.mark()
+        self.readback.mark()
         self.power_on()
         self.wait_for("POWER_UP", timeout_s=POWER_UP_TIMEOUT_S)
 
@@ -508,14 +504,18 @@ class Rig(BenchBase):
     def reset_state(self) -> None:
         """Back to a known state: no injected faults (simulator), supply on (awaiting
         POWER_UP if it was off), no load, then test firmware's RESET STATE (its scope is in
-        docs/probe-protocol.md)."""
+        docs/probe-protocol.md); a readback without one resets through the simulator's
+        fault port, where there is one, and otherwise leaves the meter as it is."""
         if self.sim is not None:
             self.sim_control("fault clear")
         self.ensure_supply()
         if self.load is not None:
             self.set_load(0)
-        self.probe.reset_state()
-        self.probe.mark()
+        if self.readback.capabilities.reset:
+            self.readback.reset_state()
+        elif self.sim is not None:
+            self.sim_control("reset")  # the fault-injection port: a factory reset
+        self.readback.mark()
 
     def cut_power_during_processing(
         self, digits: str, fraction: float, restore_after_s: float = 0.5
@@ -535,7 +535,7 @@ class Rig(BenchBase):
         cut_after = time.monotonic() - registered  # when told; its jitter is a capability
         ac.output(False)
         time.sleep(restore_after_s)
-        self.probe.mark()
+        self.readback.mark()
         ac.output(True)
         self.wait_for("POWER_UP", timeout_s=POWER_UP_TIMEOUT_S)
         return cut_after

@@ -77,6 +77,8 @@ class SimProcess:
                 "--events",
                 sim.events,
             ]
+        if rig.resources.readback.kind == "dlms":
+            cmd.append("--dlms")  # the meter's DLMS face: the rig reads through it
         self.command = cmd
         self.process: subprocess.Popen[bytes] | None = None
         self.addresses: dict[str, str] = {}
@@ -112,14 +114,21 @@ class SimProcess:
         self._dir.cleanup()
 
     def wired_rig(self) -> RigConfig:
-        """The rig with the simulator's addresses filled in as its resources."""
+        """The rig with the simulator's addresses filled in as its resources. The probe is
+        wired only where the rig reads through it or enters tokens by it: a rig read over
+        DLMS has no probe, as a meter without test firmware has none."""
         a = self.addresses
         res = self.rig.resources
         board = res.relay_board or RelayBoardResource(url=a["relay_board"])
+        readback = res.readback
+        if readback.kind == "dlms":
+            readback = readback.model_copy(update={"url": a["dlms"]})
+        wants_probe = res.readback.kind == "probe" or "virtual_carrier" in self.rig.features
         resources = res.model_copy(
             update={
                 "relay_board": board.model_copy(update={"url": a["relay_board"], "usb": None}),
-                "probe": SerialResource(url=a["probe"]),
+                "probe": SerialResource(url=a["probe"]) if wants_probe else None,
+                "readback": readback,
                 "instruments": Instruments(
                     ac_source=InstrumentResource(resource=a["ac_source"]),
                     dmm=InstrumentResource(resource=a["dmm"]),

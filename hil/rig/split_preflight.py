@@ -10,8 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hil.errors import ConfigError, HarnessError
+from hil.meter.split_defects import parse_split_defect
 from hil.rig.check import CheckRow, rig_file_row
-from hil.rig.config import load_split_rig, rig_topology
+from hil.rig.config import SplitRigConfig, load_split_rig, rig_topology
 from hil.rig.split_rig import SplitRig
 from hil.sts.errors import StsError
 
@@ -31,9 +32,8 @@ def split_preflight(path: Path, *, defect: str | None = None) -> tuple[list[Chec
     config = rig_file_row(rows, path, load_split_rig, "split rig")
     if config is None:
         return rows, path.stem
-    if defect is not None:
-        rows.append(CheckRow("simulator", f"defect {defect}", False,
-                             "defect profiles do not apply to a split rig yet", 0.0))  # fmt: skip
+    if defect is not None and not _row(rows, "simulator", f"defect {defect}",
+                                       lambda: _defect(config, defect)):  # fmt: skip
         return rows, config.name
     for spec in config.meters:
         ok = _row(rows, f"meter {spec.name}", "key source",
@@ -42,7 +42,7 @@ def split_preflight(path: Path, *, defect: str | None = None) -> tuple[list[Chec
             return rows, config.name
     start = time.monotonic()
     try:
-        rig = SplitRig.open(path)
+        rig = SplitRig.open(path, defect=defect)
     except (HarnessError, OSError) as exc:
         rows.append(CheckRow("bench", "open", False, str(exc), time.monotonic() - start))
         return rows, config.name
@@ -52,6 +52,14 @@ def split_preflight(path: Path, *, defect: str | None = None) -> tuple[list[Chec
             _row(rows, f"meter {name}", "probe INFO",
                  lambda meter=meter: _meter(meter.info(), str(meter.spec.meter_pan)))  # fmt: skip
     return rows, config.name
+
+
+def _defect(config: SplitRigConfig, name: str) -> str:
+    if config.simulator is None:
+        raise HarnessError(f"--defect {name} needs a simulated split rig (a simulator: section)")
+    if not parse_split_defect(name):
+        return "conforming CIU"
+    return f"simulated CIU with split defect {name}"
 
 
 def _loads(load: Callable[[Path], object], base: Path) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from hil.errors import ConfigError
 from hil.meter.profile import MeterProfile
+from hil.meter.split_defects import parse_split_defect
 from hil.rig.config import SplitRigConfig, load_split_rig
 from hil.rig.drivers.probe import ProbeClient
 from hil.rig.drivers.relays import RelayDriver
@@ -101,14 +102,27 @@ class SplitRig(BenchBase):
     # -- opening and closing -------------------------------------------------------------
     @classmethod
     def open(
-        cls, path: str | Path, *, speed: float | None = None, timing: str | None = None
+        cls,
+        path: str | Path,
+        *,
+        speed: float | None = None,
+        timing: str | None = None,
+        defect: str | None = None,
     ) -> SplitRig:
-        """Load a split rig file; start the simulator first if it has ``simulator:``."""
+        """Load a split rig file; start the simulator first if it has ``simulator:``
+        (``defect``: a split defect profile for its CIU, hil.meter.split_defects)."""
         path = Path(path)
         config, digest = load_split_rig(path)
+        if defect not in (None, "none", "conforming"):
+            parse_split_defect(defect)  # one line naming the known ones, before a process
+            if config.simulator is None:
+                raise ConfigError(
+                    f"{path}: defect {defect}: a defect profile needs a simulated split rig "
+                    "(simulator:); a real CIU is what it is"
+                )
         sim = None
         if config.simulator is not None:
-            sim = SplitSimProcess(path, config, timing=timing, speed=speed)
+            sim = SplitSimProcess(path, config, defect=defect, timing=timing, speed=speed)
             sim.start()
             config = at_speed(sim.wired_split_rig(), speed)
         return built_or_stopped(

@@ -10,7 +10,7 @@ communication failure is an outcome of its own, and re-entry is the test's decis
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from hil.sts.keys import DecoderKey
 MESSAGE_SCREENS = frozenset({"result", "comms_failure", "number", "pair_ok", "pair_failed"})
 ANSWERS = ("CIU_RESULT", "CIU_COMMS_FAILURE")
 PAIR_ANSWERS = ("CIU_PAIRED", "CIU_PAIR_FAILED")
+SHOW_EVENT_S = 1.0  # wall seconds to wait for CIU_NUMBER after the show code's ENTER
 
 
 @dataclass(frozen=True)
@@ -143,17 +144,37 @@ class CiuHandle:
             for key in keys:
                 keypad.tap(key)
 
-    def enter_token(self, digits: str) -> CiuOutcome:
+    def enter_token(
+        self,
+        digits: str,
+        *,
+        before_enter: Callable[[], None] | None = None,
+        after_enter: Callable[[], None] | None = None,
+    ) -> CiuOutcome:
         """Type ``digits`` and ENTER on the CIU: the CIU forwards it to the meter it is
-        paired with. Returns what the CIU showed. Never retried."""
-        return self.enter_keys(digits.replace(" ", "").replace("-", ""))
+        paired with. Returns what the CIU showed. Never retried. ``before_enter`` runs
+        between the last digit and ENTER, ``after_enter`` once the CIU took ENTER (its
+        request is out): a link disturbance at that moment, for example."""
+        entry = digits.replace(" ", "").replace("-", "")
+        return self.enter_keys(entry, before_enter=before_enter, after_enter=after_enter)
 
-    def enter_keys(self, entry: str) -> CiuOutcome:
+    def enter_keys(
+        self,
+        entry: str,
+        *,
+        before_enter: Callable[[], None] | None = None,
+        after_enter: Callable[[], None] | None = None,
+    ) -> CiuOutcome:
         """Any digits and ENTER (a short entry is forwarded too: the meter judges it)."""
         self.settle()
         self.probe.mark()
         start = time.monotonic()
-        self.press_keys([*entry, "ENTER"])
+        self.press_keys(list(entry))
+        if before_enter is not None:
+            before_enter()
+        self.press_keys(["ENTER"])
+        if after_enter is not None:
+            after_enter()
         event = self._expect_any(ANSWERS)
         elapsed = time.monotonic() - start
         if event.name == "CIU_COMMS_FAILURE":
@@ -176,9 +197,18 @@ class CiuHandle:
         return PairOutcome(False, number, event.fields.get("reason", ""))
 
     def show_paired(self) -> str | None:
-        """Key the show code: the number the CIU shows (None when it shows none)."""
+        """Key the show code: the number the CIU shows (None when it shows none). Read
+        from its CIU_NUMBER event: the screen is held only briefly; a readback without
+        that optional event is read from GET DISPLAY at once."""
         self.settle()
+        self.probe.mark()
         self.press_keys([*self.config.show_code, "ENTER"])
+        deadline = time.monotonic() + SHOW_EVENT_S
+        while time.monotonic() < deadline:
+            for event in self.probe.drain_events():
+                if event.name == "CIU_NUMBER":
+                    return event.fields.get("number") or None
+            time.sleep(0.005)
         shown = self.display()
         return shown.number if shown.screen == "number" else None
 

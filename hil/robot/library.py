@@ -27,7 +27,7 @@ from hil.broker.hold import DEFAULT_WAIT_S, LeaseHold
 from hil.conformance.checks import CheckFailed
 from hil.conformance.evidence import Evidence
 from hil.conformance.factory import Case, TokenFactory
-from hil.conformance.outcome import outcome_of
+from hil.conformance.outcome import BenchCannot, outcome_of
 from hil.conformance.session import ConformanceSession, KeyRing
 from hil.errors import BenchFault, HarnessError
 from hil.meter.results import TokenResult
@@ -96,6 +96,8 @@ def _kw(name: str | None = None) -> Callable[[_F], _F]:
                 return func(*args, **kwargs)
             except SkipExecution:
                 raise
+            except BenchCannot as exc:  # the bench cannot set the test up: no verdict
+                raise SkipExecution(str(exc)) from exc
             except Exception as exc:
                 owner = args[0] if args and isinstance(args[0], StsMeter) else None
                 if owner is not None and owner._test is not None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from hil.errors import ConfigError
 from hil.meter.model import MeterModel
+from hil.sim.dlms_server import DlmsServer, ModelMeter
 from hil.sim.instruments import AcSource, Dmm, ReferenceLoad
 from hil.sim.keypad import KeyMap, KeypadDecoder
 from hil.sim.kmtronic import KmtronicBoard
@@ -23,7 +24,7 @@ from hil.sim.numato import NumatoBoard
 from hil.sim.options import MeterOptions
 from hil.sim.probe_server import ProbeServer
 from hil.sim.relays import RelayChange, byte_handler
-from hil.sim.transports import Faults, LineAdapter, PtyEndpoint, TcpEndpoint
+from hil.sim.transports import ByteHandler, Faults, LineAdapter, PtyEndpoint, TcpEndpoint
 
 MAX_SLEEP_S = 0.05  # the ticker wakes at least this often (fault plans, clock changes)
 BROWN_OUT_V = 100.0  # below this supply voltage the meter is off
@@ -132,6 +133,7 @@ class PowerLossPlan:
 class BenchFaults:
     probe: Faults = field(default_factory=Faults)
     board: Faults = field(default_factory=Faults)
+    dlms: Faults = field(default_factory=Faults)
     power_loss: PowerLossPlan | None = None
     keypad_slowdown: float = 1.0
 
@@ -206,6 +208,7 @@ class SimBench(BenchCore):
         self.dmm = Dmm(self.physics)
         self.load = ReferenceLoad(self.physics)
         self._lines_out: list[str] = []
+        self._dlms: DlmsServer | None = None
         with self.lock:
             if supply_on:  # evseq 1 is POWER_UP, as after a real boot
                 self.probe.power_up(self.clock.now())
@@ -317,8 +320,39 @@ class SimBench(BenchCore):
             self._publish(self.model.power_on(now))
 
     # -- endpoints ---------------------------------------------------------------------
-    def start(self, transport: str = "pty", port_base: int | None = None) -> dict[str, str]:
-        """Open every endpoint and start the ticker; returns name -> address."""
+    def _sync(self, at: float) -> None:
+        """Bring the model up to now (a DLMS request is about to read it); lock held."""
+        now = self.clock.now()
+        self._cut_if_due(now)
+        self._publish(self.model.advance(now))
+
+    def dlms_server(self) -> DlmsServer:
+        """The meter's DLMS face over this bench's model (built once)."""
+        if self._dlms is None:
+            self._dlms = DlmsServer(ModelMeter(self.model, self._sync, self.lock))
+        return self._dlms
+
+    def _dlms_handler(self) -> ByteHandler:
+        """One DLMS wrapper client; an unpowered meter stays silent, as a real one does."""
+        inner = self.dlms_server().wrapper_handler()
+
+        def handle(data: bytes, at: float) -> bytes:
+            return inner(data, at) if self.model.powered else b""
+
+        return handle
+
+    def start(
+        self,
+        transport: str = "pty",
+        port_base: int | None = None,
+        *,
+        dlms: bool = False,
+        probe: bool = True,
+    ) -> dict[str, str]:
+        """Open every endpoint and start the ticker; returns name -> address. ``dlms``: the
+        meter's DLMS/COSEM face too, the wrapper on TCP (port base + 6). ``probe=False``: no
+        probe port, as on a meter without test firmware (a pty nobody reads would fill up
+        and stall the bench)."""
 
         def port(offset: int) -> int:
             return 0 if port_base is None else port_base + offset
@@ -330,19 +364,21 @@ class SimBench(BenchCore):
             self._endpoints["relay_board"] = PtyEndpoint(
                 board_handler, clock=clock, faults=self.faults.board, name="relay"
             )
-            self._endpoints["probe"] = PtyEndpoint(
-                probe_handler, clock=clock, faults=self.faults.probe, name="probe"
-            )
+            if probe:
+                self._endpoints["probe"] = PtyEndpoint(
+                    probe_handler, clock=clock, faults=self.faults.probe, name="probe"
+                )
         else:
             self._endpoints["relay_board"] = TcpEndpoint(
                 lambda: board_handler, port=port(0), clock=clock, faults=self.faults.board
             )
-            self._endpoints["probe"] = TcpEndpoint(
-                lambda: LineAdapter(self._probe_line),
-                port=port(1),
-                clock=clock,
-                faults=self.faults.probe,
-            )
+            if probe:
+                self._endpoints["probe"] = TcpEndpoint(
+                    lambda: LineAdapter(self._probe_line),
+                    port=port(1),
+                    clock=clock,
+                    faults=self.faults.probe,
+                )
         for offset, (name, inst) in enumerate(
             (("ac_source", self.ac_source), ("dmm", self.dmm), ("load", self.load)), start=2
         ):
@@ -358,6 +394,11 @@ class SimBench(BenchCore):
         self._endpoints["control"] = TcpEndpoint(
             lambda: LineAdapter(self.control.handle), port=port(5), clock=clock, name="control"
         )
+        if dlms:
+            self._endpoints["dlms"] = TcpEndpoint(
+                self._dlms_handler, port=port(6), clock=clock, faults=self.faults.dlms,
+                name="dlms",
+            )  # fmt: skip
         self._ticker.start()
         return self.addresses()
 
@@ -368,6 +409,8 @@ class SimBench(BenchCore):
                 out[name] = ep.path
             elif name in ("ac_source", "dmm", "load"):
                 out[name] = ep.visa_resource
+            elif name == "dlms":
+                out[name] = f"tcp://{ep.host}:{ep.port}"  # the wrapper (IEC 62056-47)
             else:
                 out[name] = ep.url
         return out

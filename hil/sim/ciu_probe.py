@@ -32,6 +32,7 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "CIU_TONE": ("tone",),
     "CIU_COMMS_FAILURE": ("kind", "reason"),
     "CIU_PAIRED": ("number",),
+    "CIU_NUMBER": ("number",),
     "CIU_PAIR_FAILED": ("number", "reason"),
     "CIU_LINK_STATE": ("state",),
     "CIU_POWER_FAIL": (),

@@ -18,7 +18,7 @@ HELP = (
     "state | fault probe|board silent 0|1 | fault probe|board drop|garble RATE | "
     "fault probe|board delay S | fault clear | stuck CH | unstick CH | reboot | power on|off | "
     "powerloss keys N [restore S] | powerloss processing [restore S] | slow-keypad FACTOR | "
-    "speed X (refused on a real-time meter) | tamper | load WATTS"
+    "speed X (refused on a real-time meter) | tamper | load WATTS | reset"
 )
 
 
@@ -87,6 +87,9 @@ class ControlServer:
                 raise ControlError("speed must be greater than 0")
             bench.clock.set_speed(speed)
             return ""
+        if cmd == "reset":  # RESET STATE for a bench read without the probe (DLMS)
+            bench._publish(bench._factory_reset(now))
+            return ""
         if cmd == "tamper":
             bench._publish(model.tamper(now))
             return ""
@@ -97,7 +100,8 @@ class ControlServer:
 
     def _fault(self, args: list[str]) -> str:
         if args == ["clear"]:
-            for faults in (self.bench.faults.probe, self.bench.faults.board):
+            for faults in (self.bench.faults.probe, self.bench.faults.board,
+                           self.bench.faults.dlms):  # fmt: skip
                 faults.clear()
             self.bench.faults.power_loss = None
             self.bench.board.stuck.clear()

@@ -34,11 +34,16 @@ from hil.dlms.cosem import ClassId, ControlState, RelayState, TokenStatus, Token
 from hil.dlms.errors import DecodeError, FrameError
 from hil.dlms.obis import Obis
 from hil.dlms.wrapper import WrapperReader, wrap
+from hil.meter.model import CLOCK_START, MeterModel
+from hil.meter.results import TokenResult
+from hil.rig.readback.dlms import gateway_class
 from hil.sim.transports import ByteHandler, Faults, TcpEndpoint
 
 __all__ = [
     "DlmsServer",
+    "GatewayState",
     "InMemoryMeter",
+    "ModelMeter",
     "PrepaidMeter",
     "ServerSession",
 ]
@@ -63,6 +68,77 @@ class PrepaidMeter(Protocol):
 
     def relay_state(self, at: float) -> RelayState: ...
 
+    def clock(self, at: float) -> float:
+        """The meter clock (UNIX seconds, UTC) at model time ``at``, as `MeterModel.clock`."""
+        ...
+
+    def set_clock(self, epoch_s: float, at: float) -> object:
+        """Set the meter clock to ``epoch_s`` at model time ``at``, as `MeterModel.set_clock`."""
+        ...
+
+
+@dataclass(frozen=True)
+class GatewayState:
+    """The token gateway's view of the meter's last token, however it was entered (a meter
+    that offers `gateway_state(at)` shows keypad tokens on the gateway too)."""
+
+    status: TokenStatus
+    at: float | None  # model time of the result; None: no token since start
+
+
+class ModelMeter:
+    """The reference meter model behind the DLMS face: the simulated bench's own
+    `MeterModel`, so DLMS reads what the keypad and the probe act on.
+
+    Every call holds ``lock`` (the bench's: the model sees one call at a time) and first
+    runs ``sync(at)``, which brings the model and the bench around it up to model time
+    ``at``. Credit is served to the Wh, rounded toward zero, as the register counts it.
+    """
+
+    def __init__(
+        self, model: MeterModel, sync: Callable[[float], None], lock: threading.RLock
+    ) -> None:
+        self.model = model
+        self._sync = sync
+        self._lock = lock
+
+    def get_credit(self, at: float) -> float:
+        with self._lock:
+            self._sync(at)
+            return int(self.model.credit_wh) / 1000
+
+    def enter_token(self, digits: str, at: float) -> TokenStatus:
+        """Tokens through the gateway take the carrier path: decided after processing."""
+        with self._lock:
+            self._sync(at)
+            self.model.submit_token(digits, at)
+            return self.gateway_state(at).status
+
+    def relay_state(self, at: float) -> RelayState:
+        with self._lock:
+            self._sync(at)
+            closed = self.model.powered and self.model.relay_closed
+        return RelayState(closed, ControlState.CONNECTED if closed else ControlState.DISCONNECTED)
+
+    def clock(self, at: float) -> float:
+        with self._lock:
+            return self.model.clock(at)
+
+    def set_clock(self, epoch_s: float, at: float) -> object:
+        with self._lock:
+            self._sync(at)
+            return self.model.set_clock(epoch_s, at)
+
+    def gateway_state(self, at: float) -> GatewayState:
+        with self._lock:
+            self._sync(at)
+            last, processing = self.model.last_result, self.model.processing
+        if processing:
+            return GatewayState(TokenStatus(TokenStatusCode.RECEIVED), last.at if last else None)
+        if last is None:
+            return GatewayState(TokenStatus(TokenStatusCode.FORMAT_OK), None)
+        return GatewayState(TokenStatus(status_for_sts_result(int(last.result))), last.at)
+
 
 class InMemoryMeter:
     """A stand-in meter: a credit register, a relay that follows it, and scripted tokens.
@@ -72,11 +148,25 @@ class InMemoryMeter:
     authentication (as one for another meter or key would); anything but 20 digits fails format.
     """
 
-    def __init__(self, credit_kwh: float = 0.0, tokens: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        credit_kwh: float = 0.0,
+        tokens: dict[str, float] | None = None,
+        *,
+        clock_start: float = CLOCK_START,
+    ) -> None:
         self.credit_kwh = credit_kwh
         self.tokens = dict(tokens or {})
         self.used: set[str] = set()
         self.entered: list[tuple[float, str]] = []
+        self._clock_base = float(clock_start)  # the meter clock (epoch s) at model time 0
+
+    def clock(self, at: float) -> float:
+        return self._clock_base + at
+
+    def set_clock(self, epoch_s: float, at: float) -> list[object]:
+        self._clock_base = float(epoch_s) - at
+        return []  # no events: a stand-in has no relay rule on the clock
 
     def get_credit(self, at: float) -> float:
         return self.credit_kwh
@@ -143,7 +233,8 @@ class DlmsServer:
         self.device_name = device_name
         self.refuse_associations = False
         self.lock = threading.RLock()
-        self._rtc_offset = (rtc_start or datetime(2026, 1, 1, tzinfo=UTC)).timestamp()
+        if rtc_start is not None:  # the meter's clock at model time 0; it keeps the time
+            meter.set_clock(rtc_start.timestamp(), 0.0)
         self._last_token = b""
         self._token_at: float | None = None
         self._token_status = TokenStatus(TokenStatusCode.FORMAT_OK)
@@ -178,7 +269,8 @@ class DlmsServer:
     # -- objects --------------------------------------------------------------------------------
 
     def clock(self, at: float) -> datetime:
-        return datetime.fromtimestamp(self._rtc_offset + at, UTC)
+        """The meter's clock, as the DLMS clock object serves it."""
+        return datetime.fromtimestamp(self.meter.clock(at), UTC)
 
     def _build(self) -> list[_Object]:
         def const(value: Data) -> Getter:
@@ -269,14 +361,22 @@ class DlmsServer:
             )
         return axdr.array(*entries)
 
+    def _gateway(self, at: float) -> GatewayState | None:
+        """The meter's own gateway view, where it offers one (`ModelMeter`)."""
+        view = getattr(self.meter, "gateway_state", None)
+        return None if view is None else view(at)
+
     def _token_time(self, at: float) -> Data:
-        if self._token_at is None:
+        view = self._gateway(at)
+        token_at = self._token_at if view is None else view.at
+        if token_at is None:
             return axdr.octets(axdr.DateTime(0xFFFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF).to_bytes())
-        stamp = axdr.DateTime.from_datetime(self.clock(self._token_at), status=0)
+        stamp = axdr.DateTime.from_datetime(self.clock(token_at), status=0)
         return axdr.octets(stamp.to_bytes())
 
     def _token_status_value(self, at: float) -> Data:
-        status = self._token_status
+        view = self._gateway(at)
+        status = self._token_status if view is None else view.status
         if at < self._status_visible_at:  # still "processing" for a client that asks early
             status = TokenStatus(TokenStatusCode.RECEIVED)
         return axdr.structure(axdr.enum(int(status.code)), axdr.bits(status.bits))
@@ -534,14 +634,4 @@ def status_for_sts_result(code: int) -> TokenStatusCode:
     format errors fail the format check, key and manufacturer mismatches fail authentication,
     the TID, range and key-expiry checks fail validation, and the rest fail execution.
     """
-    if code in (1, 2, 3):  # Accept, 1st KCT, 2nd KCT
-        return TokenStatusCode.EXECUTION_OK
-    if code in (6, 13):  # Format, CRC
-        return TokenStatusCode.FORMAT_FAILURE
-    if code in (5, 12, 14):  # Key type, DDTK, Mfr code
-        return TokenStatusCode.AUTHENTICATION_FAILURE
-    if code in (7, 9, 10, 11, 15):  # Range, Old, Used, Key expired, Lockout
-        return TokenStatusCode.VALIDATION_FAILURE
-    if code == 16:  # Not ready
-        return TokenStatusCode.RECEIVED
-    return TokenStatusCode.EXECUTION_FAILURE  # Overflow, Function, Reserved
+    return gateway_class(TokenResult(code))  # the readback driver's folding, served

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hil.meter.results import TokenResult
@@ -17,6 +17,7 @@ from hil.sim.options import MeterOptions
 
 if TYPE_CHECKING:
     from hil.meter.events import Event
+    from hil.meter.logs import TokenEntry
     from hil.meter.model import MeterModel
 
 EVENT_MEMORY = 256
@@ -82,7 +83,6 @@ class ProbeServer(RequestServer):
         model: MeterModel,
         *,
         reset: Callable[[float], list[Event]] | None = None,
-        rtc_start: datetime | None = None,
         options: MeterOptions | None = None,
     ) -> None:
         self.model = model
@@ -92,7 +92,6 @@ class ProbeServer(RequestServer):
         self._evseq = 0
         self._boot_at = 0.0
         self._tokens_done = 0
-        self._rtc_offset = (rtc_start or datetime(2026, 1, 1, tzinfo=UTC)).timestamp()
         self.garbled_requests = 0
 
     # -- events ------------------------------------------------------------------------
@@ -144,6 +143,8 @@ class ProbeServer(RequestServer):
             return {"digits": data.get("digits", 0)}
         if name in ("TEST_STARTED", "TEST_ENDED"):
             return {"test": data.get("test", "")}
+        if name == "EMERGENCY_CREDIT":  # granted 0: refused (the model's reason has spaces)
+            return {"granted_kwh": self._kwh(data.get("granted_wh", 0))}
         return {}
 
     def _relay_fields(self) -> dict[str, object]:
@@ -214,7 +215,7 @@ class ProbeServer(RequestServer):
         if r.command == "GET" and words:
             what = words[0]
             if what == "CREDIT":
-                return ok({"credit_kwh": self._kwh(self.model.credit_wh)})
+                return ok(self._credit_fields())
             if what == "RELAY":
                 return ok(self._relay_fields())
             if what == "TOKEN_RESULT":
@@ -234,7 +235,15 @@ class ProbeServer(RequestServer):
                 )
             if what == "EVENTS" and len(words) == 3 and words[1] == "SINCE":
                 return self._events_since(r.seq, _int(words[2], "evseq"))
-            raise ArgError(f"unknown GET item {r.args[0]!r}")
+            # A meter without a log does not offer its reading: unknown command, as for any
+            # GET item it does not know (docs/probe-protocol.md, version 2).
+            if what == "TOKEN_LOG" and self.model.profile.token_log_depth:
+                entries = [_token_entry(e) for e in self.model.token_log]
+                return self._log_page(r.seq, entries, words[1:])
+            if what == "EVENT_LOG" and self.model.profile.event_log_depth:
+                entries = [p.event_log_entry(e.name, e.detail) for e in self.model.event_log]
+                return self._log_page(r.seq, entries, words[1:])
+            return [p.format_error(r.seq, p.ERR_UNKNOWN_COMMAND, "unknown command")]
         if r.command == "TOKEN":
             digits = "".join(r.args)
             if len(digits) != 20 or not digits.isdigit():
@@ -247,15 +256,17 @@ class ProbeServer(RequestServer):
                 raise ArgError("KEY takes 0-9, ENTER or BACK")
             return self.publish(self.model.press_key(words[0], at)) + ok()
         if r.command == "CLOCK" and words == ["GET"]:
-            now = datetime.fromtimestamp(self._rtc_offset + at, UTC)
+            now = datetime.fromtimestamp(self.model.clock(at), UTC)
             return ok({"time": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
         if r.command == "CLOCK" and len(words) == 2 and words[0] == "SET":
             try:
                 when = datetime.fromisoformat(r.args[1].replace("Z", "+00:00"))
             except ValueError:
                 raise ArgError("CLOCK SET takes an ISO 8601 UTC time") from None
-            self._rtc_offset = (when - timedelta(seconds=at)).timestamp()
-            return ok()
+            if when.tzinfo is None:  # the contract's times are UTC
+                when = when.replace(tzinfo=UTC)
+            # The meter clock can move the relay (friendly hours): its events go out too.
+            return self.publish(self.model.set_clock(when.timestamp(), at)) + ok()
         if r.command == "RESET" and words == ["STATE"]:
             if self._reset is None:
                 return [p.format_error(r.seq, p.ERR_NOT_SUPPORTED, "not supported")]
@@ -267,7 +278,7 @@ class ProbeServer(RequestServer):
     def _info(self) -> dict[str, object]:
         info = self.model.info()
         return {
-            "protocol": p.PROTOCOL_VERSION,
+            "protocol": p.METER_PROTOCOL_VERSION,
             "firmware": info["firmware"],
             "pan": info["pan"],
             "mfr_code": info.get("mfr_code", ""),
@@ -286,8 +297,44 @@ class ProbeServer(RequestServer):
     def _kwh(self, wh: float) -> str:
         return self.options.kwh_text(wh)
 
+    def _credit_fields(self) -> dict[str, object]:
+        """GET CREDIT: the v2 fields only where the meter has the function."""
+        model, profile = self.model, self.model.profile
+        fields: dict[str, object] = {"credit_kwh": self._kwh(model.credit_wh)}
+        if profile.low_credit_wh:
+            fields["low"] = model.low_credit
+        if profile.emergency_credit_wh:
+            fields["emergency_owed_kwh"] = self._kwh(model.emergency_owed_wh)
+        return fields
+
+    def _log_page(self, seq: int, entries: list[str], args: list[str]) -> list[str]:
+        """A log reply from entry ``start`` (the optional argument) on, as many entries as
+        fit in one line: a long log would pass MAX_LINE, so the harness reads it in pages."""
+        if len(args) > 1:
+            raise ArgError("a log reading takes at most one argument, the first entry wanted")
+        start = _int(args[0], "start") if args else 0
+        if start > len(entries):
+            raise ArgError(f"start {start} is past the {len(entries)} entries held")
+        head = {"count": len(entries), "start": start}
+        room = p.MAX_LINE - len(p.format_reply(seq, {**head, "entries": ""}))
+        page: list[str] = []
+        for entry in entries[start:]:
+            room -= len(entry) + (1 if page else 0)  # the comma before all but the first
+            if room < 0 and page:
+                break
+            page.append(entry)
+        return [p.format_reply(seq, {**head, "entries": page})]
+
     def _events_since(self, seq: int, since: int) -> list[str]:
         return events_since(self._events, self._evseq, seq, since)
+
+
+def _token_entry(entry: TokenEntry) -> str:
+    def num(value: int | None) -> int | None:
+        return None if value is None else int(value)  # int(): the result is a TokenResult
+
+    fields = (entry.result, entry.token_class, entry.subclass, entry.tid)
+    return p.TokenLogEntry(*(num(v) for v in fields)).format()
 
 
 def _int(text: str, what: str) -> int:

@@ -16,6 +16,7 @@ from hil.meter.link import Link, LinkKind, LinkSpec
 from hil.meter.model import MeterModel
 from hil.meter.profile import MeterProfile
 from hil.meter.split import SplitSystem
+from hil.meter.split_defects import SplitDefect
 from hil.rig.config import SplitMeterSpec, SplitRigConfig
 
 LINK_LATENCY_S = 0.02  # model seconds, one way
@@ -33,10 +34,14 @@ class SplitParts:
     ciu_profile: CiuProfile
     link_spec: LinkSpec
     paired: str | None  # the number paired at start
+    defects: frozenset[SplitDefect] = frozenset()  # the CIU's (hil sim --defect)
 
     def fresh_ciu(self, at: float) -> CiuModel:
-        """The CIU as the rig file describes it: what the CIU probe's RESET STATE gives."""
-        return CiuModel(self.ciu_profile, self.link_spec, paired=self.paired, at=at)
+        """The CIU as the rig file describes it: what the CIU probe's RESET STATE gives
+        (a defective CIU stays defective: the defect is its firmware)."""
+        return CiuModel(
+            self.ciu_profile, self.link_spec, paired=self.paired, at=at, defects=self.defects
+        )
 
     def number(self, name: str) -> str:
         for number, unit in self.names.items():
@@ -87,7 +92,12 @@ def ciu_profile(rig: SplitRigConfig, keypad_from: MeterProfile) -> CiuProfile:
 
 
 def build_split(
-    rig: SplitRigConfig, base: Path | None, *, timing: str | None = None, at: float = 0.0
+    rig: SplitRigConfig,
+    base: Path | None,
+    *,
+    timing: str | None = None,
+    at: float = 0.0,
+    defects: frozenset[SplitDefect] = frozenset(),
 ) -> SplitParts:
     ciu = rig.ciu
     assert ciu is not None
@@ -102,7 +112,7 @@ def build_split(
     supply_meter = by_name[ciu.supply_meter].pan.drn if ciu.supply_meter else None
     try:
         system = SplitSystem(
-            CiuModel(profile, spec, paired=paired, at=at),
+            CiuModel(profile, spec, paired=paired, at=at, defects=defects),
             Link(spec, seed=LINK_SEED, at=at),
             meters,
             supply=ciu.supply,
@@ -110,4 +120,4 @@ def build_split(
         )
     except ValueError as exc:
         raise ConfigError(f"split rig {rig.name}: {exc}") from None
-    return SplitParts(system, names, profiles, profile, spec, paired)
+    return SplitParts(system, names, profiles, profile, spec, paired, defects)

@@ -68,6 +68,7 @@ class SplitControl:
             "speed": bench.clock.speed,
             "link": {"state": str(link.state), **vars(link.stats)},
             "ciu": {
+                "defects": sorted(d.value for d in ciu.defects),
                 "powered": ciu.powered,
                 "paired": ciu.paired,
                 "screen": str(shown.screen),

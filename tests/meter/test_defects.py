@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from hil.meter.defects import Defect
-from hil.sts.tokens import TEST_CONTROLS, MeterTestToken, WaterMeterFactorToken
+from hil.meter.model import CLOCK_START
+from hil.sts.tokens import TEST_CONTROLS, ClearCreditToken, MeterTestToken, WaterMeterFactorToken
 from tests.meter.helpers import (
     INFO,
     PAN,
@@ -25,6 +26,7 @@ from tests.meter.helpers import (
     key_for,
     leading_zero_credit,
     meter,
+    profile,
     results,
     token,
 )
@@ -163,6 +165,105 @@ def unsupported_management(d: frozenset[Defect]) -> Any:
     return out.result, len(m.tid_memory)
 
 
+def missing_register(d: frozenset[Defect]) -> Any:
+    m = meter(credit_units=100, defects=d)  # electricity only: no water register (1)
+    out = m.enter_token(token(ClearCreditToken(tid=TID0, value=1)), 1.0)
+    return out.result, m.credit_wh, len(m.tid_memory)
+
+
+def over_registers(d: frozenset[Defect]) -> Any:
+    m = meter(credit_units=10, defects=d)  # 1000 Wh
+    m.set_load(1000.0, 0.0)
+    m.advance(360.0)  # 100 Wh delivered
+    return m.credit_wh
+
+
+def tamper_through_power_cycle(d: frozenset[Defect]) -> Any:
+    m = meter(credit_units=100, defects=d)
+    m.tamper(1.0)
+    m.power_off(2.0)
+    m.power_on(2.5)
+    return m.tamper_active, m.relay_reason
+
+
+def low_credit_warning(d: frozenset[Defect]) -> Any:
+    m = meter(profile(low_credit_wh=5_000), credit_units=10, defects=d)  # 1 kWh, under 5 kWh
+    below = m.low_credit
+    m.enter_token(credit(TID0), 1.0)  # 11 kWh
+    return below, m.low_credit
+
+
+EMERGENCY = profile(emergency_credit_wh=2_000, emergency_below_wh=1_000, emergency_code="99")
+
+
+def emergency_when(d: frozenset[Defect]) -> Any:
+    above = meter(EMERGENCY, credit_wh=5_000, defects=d)
+    above.request_emergency(1.0)
+    empty = meter(EMERGENCY, defects=d)
+    empty.request_emergency(1.0)
+    empty.request_emergency(2.0)  # still owed
+    return above.credit_wh, empty.credit_wh, empty.emergency_owed_wh
+
+
+def emergency_repaid(d: frozenset[Defect]) -> Any:
+    m = meter(EMERGENCY, defects=d)
+    m.request_emergency(1.0)
+    out = m.enter_token(credit(TID0), 2.0)  # 10 kWh
+    return out.credit_delta_wh, m.credit_wh, m.emergency_owed_wh
+
+
+DAY0 = CLOCK_START - 10 * 3600  # midnight before the meter clock's start
+
+
+def friendly_hours(d: frozenset[Defect]) -> Any:
+    m = meter(profile(friendly_hours=(17, 8)), credit_units=1, clock_start=DAY0 + 20 * 3600,
+              defects=d)  # fmt: skip
+    m.set_load(3600.0, 0.0)
+    m.advance(200.0)  # credit ran out at 20:01:40
+    return m.relay_closed, m.relay_reason, m.credit_wh
+
+
+def token_log_nv(d: frozenset[Defect]) -> Any:
+    m = meter(profile(token_log_depth=5), defects=d)
+    m.enter_token(credit(TID0), 1.0)
+    m.power_off(2.0)
+    m.power_on(2.5)
+    return [(e.result, None if e.tid is None else e.tid - TID0) for e in m.token_log]
+
+
+def power_fail_log(d: frozenset[Defect]) -> Any:
+    m = meter(profile(event_log_depth=5), credit_units=10, defects=d)
+    m.power_off(1.0)
+    m.power_on(2.0)
+    return [e.describe() for e in m.event_log]
+
+
+def trip_latch(d: frozenset[Defect]) -> Any:
+    m = meter(profile(trip_retries=3), credit_units=1000, power_limit_w=1000, defects=d)
+    retry = m.profile.power_limit_retry_s
+    m.set_load(1500.0, 1.0)
+    m.advance(1.0 + 3 * retry)  # the third retry trips again
+    m.set_load(500.0, 1.0 + 3.5 * retry)
+    by_itself = [e.data for e in m.advance(1.0 + 10 * retry) if e.name == "RELAY_CHANGED"]
+    m.press_key("0", 1.0 + 10 * retry)
+    return by_itself, m.relay_closed
+
+
+def long_outage(d: frozenset[Defect]) -> Any:
+    m = meter(defects=d)
+    m.enter_token(credit(TID0), 1.0)
+    m.power_off(2.0)
+    m.power_on(2.0 + m.profile.long_outage_s)
+    return m.credit_wh
+
+
+def clock_battery(d: frozenset[Defect]) -> Any:
+    m = meter(defects=d)
+    m.power_off(1.0)
+    m.power_on(101.0)
+    return m.clock() - CLOCK_START
+
+
 # defect -> (its scenario, observation of the conforming meter, observation with the defect)
 CASES: dict[Defect, tuple[Scenario, Any, Any]] = {
     D.ACCEPTS_REPLAYS: (replay, ([R.ACCEPT, R.USED], 10_000), ([R.ACCEPT, R.ACCEPT], 20_000)),
@@ -188,6 +289,18 @@ CASES: dict[Defect, tuple[Scenario, Any, Any]] = {
     D.CLASS1_IGNORES_TOTALS: (class1_totals, (R.ACCEPT, ("totals",)), (R.FUNCTION, ())),
     D.BACK_KEY_IGNORED: (back_key, (R.ACCEPT, 10_000), (R.CRC, 0)),
     D.ACCEPTS_UNSUPPORTED_MANAGEMENT: (unsupported_management, (R.FUNCTION, 0), (R.ACCEPT, 1)),
+    D.CLEARS_MISSING_REGISTER: (missing_register, (R.RANGE, 10_000, 0), (R.ACCEPT, 10_000, 1)),
+    D.OVER_REGISTERS: (over_registers, 900, 890),
+    D.TAMPER_CLEARED_BY_POWER_CYCLE: (tamper_through_power_cycle, (True, "tamper"), (False, "")),
+    D.NO_LOW_CREDIT_WARNING: (low_credit_warning, (True, False), (False, False)),
+    D.EMERGENCY_CREDIT_ANY_TIME: (emergency_when, (5_000, 2_000, 2_000), (7_000, 4_000, 4_000)),
+    D.EMERGENCY_CREDIT_NOT_REPAID: (emergency_repaid, (8_000, 10_000, 0), (10_000, 12_000, 2_000)),
+    D.DISCONNECTS_IN_FRIENDLY_HOURS: (friendly_hours, (True, "", 0), (False, "credit", 0)),
+    D.TOKEN_LOG_VOLATILE: (token_log_nv, [(R.ACCEPT, 0)], []),
+    D.NO_POWER_FAIL_LOG: (power_fail_log, ["POWER_FAIL", "POWER_UP"], ["POWER_UP"]),
+    D.NO_TRIP_LATCH: (trip_latch, ([], True), ([{"closed": True, "reason": ""}], True)),
+    D.FORGETS_CREDIT_IN_LONG_OUTAGE: (long_outage, 10_000, 0),
+    D.CLOCK_STOPS_WITHOUT_SUPPLY: (clock_battery, 101.0, 1.0),
 }
 
 

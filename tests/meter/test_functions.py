@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hil.meter.functions import FunctionsError, MeterFunctions
 from hil.meter.profile import MeterProfile, ProfileError
@@ -107,6 +108,143 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
         load_functions(path)
     with pytest.raises(FunctionsError, match="meter file 'nope' not found; known: .*sim-meter"):
         functions_path("nope")
+
+
+# -- payment, supply, logs and clock sections ---------------------------------------------
+
+PAYMENT_METER = {
+    "name": "pm",
+    "payment": {
+        "low_credit_kwh": 5,
+        "emergency_credit": {"amount_kwh": 2.5, "below_kwh": 1, "code": "0123"},
+        "friendly_hours": [17, 8],
+    },
+    "supply": {"trip_retries": 3},
+    "logs": {"tokens": 10, "events": 20},
+    "clock": "battery",
+}
+OPTIONAL_FUNCTIONS = ("payment:low_credit", "payment:emergency_credit", "payment:friendly_hours",
+                      "supply:trip_retries", "logs:tokens", "logs:events", "clock:battery")  # fmt: skip
+
+
+def test_shipped_sim_meter_file_declares_the_payment_functions() -> None:
+    path = functions_path("sim-meter")
+    raw = yaml.safe_load(path.read_text())  # the figures are the file's; only read them here
+    declared = load_functions(path)
+    pay, ec = raw["payment"], raw["payment"]["emergency_credit"]
+    assert declared.low_credit_wh == round(pay["low_credit_kwh"] * 1000)
+    assert declared.emergency == (round(ec["amount_kwh"] * 1000), round(ec["below_kwh"] * 1000),
+                                  str(ec["code"]))  # fmt: skip
+    assert declared.friendly_hours == tuple(pay["friendly_hours"])
+    assert declared.trip_retries == raw["supply"]["trip_retries"]
+    assert (declared.token_log, declared.event_log) == (raw["logs"]["tokens"],
+                                                        raw["logs"]["events"])  # fmt: skip
+    assert declared.clock == "battery"
+    for function in OPTIONAL_FUNCTIONS:
+        assert declared.not_declared(function) is None, function
+
+
+def test_payment_sections_read_in_wh_and_copied_into_the_profile() -> None:
+    declared = MeterFunctions.from_mapping(PAYMENT_METER)
+    assert declared.emergency == (2_500, 1_000, "0123")  # the code stays text: leading 0 kept
+    applied = declared.apply(FAST)
+    assert applied.low_credit_wh == 5_000
+    assert (applied.emergency_credit_wh, applied.emergency_below_wh) == (2_500, 1_000)
+    assert applied.emergency_code == "0123"
+    assert applied.friendly_hours == (17, 8)
+    assert applied.trip_retries == 3
+    assert (applied.token_log_depth, applied.event_log_depth) == (10, 20)
+    # the timing figures are the profile's
+    assert applied.power_limit_retry_s == FAST.power_limit_retry_s
+    assert applied.long_outage_s == FAST.long_outage_s
+
+
+def test_a_partly_declared_section_changes_only_what_it_declares() -> None:
+    declared = MeterFunctions.from_mapping({"payment": {"low_credit_kwh": 0.5}})
+    applied = declared.apply(FAST)
+    assert applied.low_credit_wh == 500
+    assert applied.emergency_credit_wh == 0 and applied.friendly_hours == ()
+    assert declared.not_declared("payment:emergency_credit")
+    assert declared.not_declared("payment:low_credit") is None
+
+
+def test_an_emergency_code_given_as_a_number_is_read_as_digits() -> None:
+    data = {"payment": {"emergency_credit": {"amount_kwh": 1, "below_kwh": 0, "code": 99}}}
+    assert MeterFunctions.from_mapping(data).emergency == (1_000, 0, "99")
+
+
+def test_undeclared_payment_functions_are_not_applicable() -> None:
+    nothing = MeterFunctions.from_mapping({"name": "bare"})
+    for function in OPTIONAL_FUNCTIONS:
+        reason = nothing.not_declared(function) or ""
+        assert f"meter file 'bare' does not declare {function.replace(':', '.')}" == reason
+    no_battery = MeterFunctions.from_mapping({"name": "nb", "clock": "none"})
+    assert "clock.battery: none" in (no_battery.not_declared("clock:battery") or "")
+    assert "names no meter file" in (MeterFunctions().not_declared("logs:tokens") or "")
+    with pytest.raises(ValueError, match="unknown function"):
+        nothing.not_declared("payment:free_beer")
+
+
+def _ec(**fields: object) -> dict:
+    ec = {"amount_kwh": 2, "below_kwh": 1, "code": "99", **fields}
+    return {"payment": {"emergency_credit": {k: v for k, v in ec.items() if v is not None}}}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"payment": "lots"}, "field 'payment': expected a mapping"),
+        ({"payment": {"debt_kwh": 1}}, "field 'payment.debt_kwh': unknown field"),
+        ({"payment": {"low_credit_kwh": "five"}}, "field 'payment.low_credit_kwh': expected a"),
+        ({"payment": {"low_credit_kwh": -1}}, "field 'payment.low_credit_kwh': expected a"),
+        ({"payment": {"low_credit_kwh": True}}, "field 'payment.low_credit_kwh': expected a"),
+        ({"payment": {"emergency_credit": 2}}, "field 'payment.emergency_credit': expected a"),
+        (_ec(code=None), "field 'payment.emergency_credit': missing code"),
+        (
+            _ec(amount_kwh=None, below_kwh=None),
+            "field 'payment.emergency_credit': missing amount_kwh, below_kwh",
+        ),
+        (_ec(limit_kwh=3), "field 'payment.emergency_credit.limit_kwh': unknown field"),
+        (_ec(code="9A"), "field 'payment.emergency_credit.code': expected 1-6 digits"),
+        (_ec(code="*99#"), "field 'payment.emergency_credit.code': expected 1-6 digits"),
+        (_ec(code=""), "field 'payment.emergency_credit.code': expected 1-6 digits"),
+        (_ec(code="1234567"), "field 'payment.emergency_credit.code': expected 1-6 digits"),
+        (_ec(amount_kwh=0), "field 'payment.emergency_credit.amount_kwh': must be > 0"),
+        (_ec(amount_kwh="2"), "field 'payment.emergency_credit.amount_kwh': expected a number"),
+        (_ec(below_kwh=-0.5), "field 'payment.emergency_credit.below_kwh': expected a number"),
+        ({"payment": {"friendly_hours": [17, 17]}}, "'payment.friendly_hours': expected [start,"),
+        ({"payment": {"friendly_hours": [17, 24]}}, "'payment.friendly_hours': expected [start,"),
+        ({"payment": {"friendly_hours": [-1, 8]}}, "'payment.friendly_hours': expected [start,"),
+        ({"payment": {"friendly_hours": [17]}}, "'payment.friendly_hours': expected [start,"),
+        ({"payment": {"friendly_hours": [17, 8, 9]}}, "'payment.friendly_hours': expected"),
+        ({"payment": {"friendly_hours": "17-8"}}, "'payment.friendly_hours': expected [start,"),
+        ({"payment": {"friendly_hours": [17.5, 8]}}, "'payment.friendly_hours': expected"),
+        ({"payment": {"friendly_hours": [True, 8]}}, "'payment.friendly_hours': expected"),
+        ({"supply": {"trip_retries": 0}}, "field 'supply.trip_retries': expected a whole number"),
+        ({"supply": {"trip_retries": "3"}}, "field 'supply.trip_retries': expected a whole"),
+        ({"supply": {"trip_retries": True}}, "field 'supply.trip_retries': expected a whole"),
+        ({"supply": {"voltage": 230}}, "field 'supply.voltage': unknown field"),
+        ({"supply": 3}, "field 'supply': expected a mapping"),
+        ({"logs": {"tokens": 0}}, "field 'logs.tokens': expected a whole number >= 1"),
+        ({"logs": {"events": 2.5}}, "field 'logs.events': expected a whole number >= 1"),
+        ({"logs": {"credit": 5}}, "field 'logs.credit': unknown field"),
+        ({"logs": [10, 20]}, "field 'logs': expected a mapping"),
+        ({"clock": "quartz"}, "field 'clock': accepted: battery, none"),
+        ({"clock": True}, "field 'clock': accepted: battery, none"),
+    ],
+)
+def test_bad_payment_sections_give_one_line_naming_the_field(data: object, message: str) -> None:
+    pattern = message.replace("(", r"\(").replace("[", r"\[")
+    with pytest.raises(FunctionsError, match=pattern) as info_:
+        MeterFunctions.from_mapping(data)
+    assert "\n" not in str(info_.value)
+
+
+def test_payment_file_errors_name_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "kiosk.yaml"
+    path.write_text("payment:\n  friendly_hours: [8, 8]\n")
+    with pytest.raises(FunctionsError, match=r"kiosk.yaml: field 'payment.friendly_hours'"):
+        load_functions(path)
 
 
 def test_profile_refuses_unknown_class1_bits() -> None:

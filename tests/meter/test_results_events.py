@@ -59,6 +59,7 @@ def test_event_is_frozen_and_named() -> None:
         "KCT_TIMEOUT",
         "TEST_STARTED",
         "TEST_ENDED",
+        "EMERGENCY_CREDIT",
     }
 
 

@@ -374,7 +374,8 @@ def test_not_applicable_is_shown_in_the_html_matrix(tmp_path):
 def test_split_meter_rules_are_not_applicable_on_an_integrated_bench():
     record = build_record(S.passing_run())
     verdicts = {row.id: row.verdict for row in record.requirements}
-    assert verdicts["SPLIT-ROUTING"] == verdicts["SPLIT-FOREIGN-TOKEN"] == "not_applicable"
+    split = [rid for rid in verdicts if rid.startswith("SPLIT-")]
+    assert len(split) >= 2 and {verdicts[rid] for rid in split} == {"not_applicable"}
     assert verdicts["LOCKOUT"] == "not_covered"  # an integrated rule this run did not test
     # neither covered nor missing: the coverage counts only what applies
-    assert record.coverage.total == len(verdicts) - 2
+    assert record.coverage.total == len(verdicts) - len(split)

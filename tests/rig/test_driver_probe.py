@@ -10,14 +10,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from hil.errors import BenchFault, DeviceAbsent, DeviceError, GarbledReply, ReplyTimeout
 from hil.probe import protocol
-from hil.probe.protocol import Request
-from hil.rig.drivers.probe import ProbeClient, ProbeLog, ProbeRefused
+from hil.probe.protocol import Request, TokenLogEntry
+from hil.rig.drivers.probe import CreditStatus, NotOffered, ProbeClient, ProbeLog, ProbeRefused
 from hil.sim.transports import Faults, LineAdapter, PtyEndpoint, TcpEndpoint
 
 TIMEOUT_S = 0.2
@@ -221,6 +222,214 @@ def test_a_reply_missing_its_field_is_garbled() -> None:
         script.handlers["GET CREDIT"] = lambda r: protocol.format_reply(r.seq, {"kwh": 1})
         with pytest.raises(GarbledReply, match="without a valid credit_kwh="):
             probe.credit_kwh()
+
+
+# -- protocol version 2 readings ------------------------------------------------------------
+
+
+def reply_with(fields: dict[str, object]) -> Callable[[Request], str]:
+    return lambda r: protocol.format_reply(r.seq, fields)
+
+
+def test_credit_status_reads_the_optional_fields() -> None:
+    with probe_on() as (script, probe):
+        script.handlers["GET CREDIT"] = reply_with(
+            {"credit_kwh": "0.500", "low": 1, "emergency_owed_kwh": "2.000"}
+        )
+        assert probe.credit_status() == CreditStatus(0.5, True, 2.0)
+        script.handlers["GET CREDIT"] = reply_with({"credit_kwh": "9.000", "low": 0})
+        assert probe.credit_status() == CreditStatus(9.0, False, None)
+
+
+def test_credit_status_of_a_version_1_meter_has_none_for_the_new_fields() -> None:
+    with probe_on() as (_, probe):
+        assert probe.credit_status() == CreditStatus(12.5, None, None)
+
+
+@pytest.mark.parametrize(
+    ("fields", "key"),
+    [
+        ({"credit_kwh": "1.000", "low": "yes"}, "low="),
+        ({"credit_kwh": "1.000", "emergency_owed_kwh": "lots"}, "emergency_owed_kwh="),
+    ],
+)
+def test_credit_status_with_a_bad_field_is_garbled(fields: dict[str, object], key: str) -> None:
+    with probe_on() as (script, probe):
+        script.handlers["GET CREDIT"] = reply_with(fields)
+        with pytest.raises(GarbledReply, match=f"without a valid {key}"):
+            probe.credit_status()
+
+
+def test_token_log_entries_are_decoded_with_none_for_undecoded_fields() -> None:
+    with probe_on() as (script, probe):
+        script.handlers["GET TOKEN_LOG"] = reply_with(
+            {"count": 3, "entries": "1/0/0/5433750,13/-/-/-,10/0/0/5433750"}
+        )
+        assert probe.token_log() == [
+            TokenLogEntry(1, 0, 0, 5433750),
+            TokenLogEntry(13, None, None, None),
+            TokenLogEntry(10, 0, 0, 5433750),
+        ]
+        script.handlers["GET TOKEN_LOG"] = reply_with({"count": 0, "entries": ""})
+        assert probe.token_log() == []
+        script.handlers["GET TOKEN_LOG"] = reply_with({"count": 1, "entries": "1/0/0"})
+        with pytest.raises(GarbledReply, match="without a valid entries="):
+            probe.token_log()
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        TokenLogEntry(1, 0, 0, 5433750),
+        TokenLogEntry(13, None, None, None),
+        TokenLogEntry(None, 2, None, 16_777_215),
+    ],
+)
+def test_token_log_entry_round_trip(entry: TokenLogEntry) -> None:
+    assert TokenLogEntry.parse(entry.format()) == entry
+
+
+def test_token_log_entry_refuses_what_is_not_four_numbers() -> None:
+    for text in ("1/0/0", "1/0/0/x", "1/0/0/5/6", "", "1/0/-1/5"):
+        with pytest.raises(protocol.FrameError, match="expected <code>/<class>"):
+            TokenLogEntry.parse(text)
+
+
+def test_event_log_entries_are_kept_as_sent() -> None:
+    with probe_on() as (script, probe):
+        entries = "POWER_FAIL,POWER_UP,RELAY_CHANGED/open/credit,TAMPER"
+        script.handlers["GET EVENT_LOG"] = reply_with({"count": 4, "entries": entries})
+        assert probe.event_log() == entries.split(",")
+
+
+def test_a_log_count_that_does_not_match_its_entries_is_garbled() -> None:
+    with probe_on() as (script, probe):
+        script.handlers["GET EVENT_LOG"] = reply_with({"count": 1, "entries": "POWER_UP,TAMPER"})
+        with pytest.raises(GarbledReply, match="without a valid count="):
+            probe.event_log()
+
+
+def paged(log: list[str], per_page: int) -> Callable[[Request], str]:
+    """A meter that sends ``per_page`` entries of ``log`` per reply, from the start asked."""
+
+    def answer(request: Request) -> str:
+        start = int(request.args[1]) if len(request.args) > 1 else 0
+        page = log[start : start + per_page]
+        return protocol.format_reply(
+            request.seq, {"count": len(log), "start": start, "entries": page}
+        )
+
+    return answer
+
+
+def test_a_long_log_is_read_page_by_page() -> None:
+    log = [f"RELAY_CHANGED/open/credit{i}" for i in range(7)]
+    with probe_on() as (script, probe):
+        script.handlers["GET EVENT_LOG"] = paged(log, 3)
+        script.handlers["GET EVENT_LOG 3"] = paged(log, 3)
+        script.handlers["GET EVENT_LOG 6"] = paged(log, 3)
+        assert probe.event_log() == log
+    assert [r.args for r in script.seen] == [
+        ("EVENT_LOG",),
+        ("EVENT_LOG", "3"),
+        ("EVENT_LOG", "6"),
+    ]
+
+
+def test_a_log_that_grows_between_pages_is_read_again() -> None:
+    log = ["POWER_FAIL", "POWER_UP", "TAMPER"]
+    with probe_on() as (script, probe):
+        first = paged(log, 2)
+
+        def grows(request: Request) -> str:
+            reply = first(request)
+            log.append("RELAY_CHANGED/closed")  # a new entry after each first page
+            script.handlers["GET EVENT_LOG"] = paged(log, 10)
+            return reply
+
+        script.handlers["GET EVENT_LOG"] = grows
+        script.handlers["GET EVENT_LOG 2"] = paged(log, 2)
+        assert probe.event_log() == log
+        assert script.count("GET EVENT_LOG") == 3  # page 1, page 2 (count changed), again
+
+
+def test_a_meter_ignoring_the_page_start_is_garbled() -> None:
+    log = ["POWER_FAIL", "POWER_UP", "TAMPER"]
+    with probe_on() as (script, probe):
+        script.handlers["GET EVENT_LOG"] = paged(log, 2)
+        script.handlers["GET EVENT_LOG 2"] = lambda r: paged(log, 2)(Request(r.seq, "GET", ()))
+        with pytest.raises(GarbledReply, match="without a valid start="):
+            probe.event_log()
+
+
+@pytest.mark.parametrize(
+    ("command", "read"),
+    [
+        ("GET TOKEN_LOG", lambda p: p.token_log()),
+        ("GET EVENT_LOG", lambda p: p.event_log()),
+        ("CLOCK GET", lambda p: p.clock()),
+        ("CLOCK SET", lambda p: p.set_clock(datetime(2026, 1, 1, tzinfo=UTC))),
+    ],
+    ids=["token_log", "event_log", "clock", "set_clock"],
+)
+@pytest.mark.parametrize(
+    "refusal",
+    [(1, "unknown command"), (5, "not supported")],
+    ids=["unknown", "not-supported"],
+)
+def test_a_meter_without_the_reading_raises_not_offered(
+    command: str, read: Callable[[ProbeClient], object], refusal: tuple[int, str]
+) -> None:
+    with probe_on() as (script, probe):
+        script.refuse = {command: refusal}
+        with pytest.raises(NotOffered) as info:
+            read(probe)
+    assert isinstance(info.value, ProbeRefused) and isinstance(info.value, DeviceError)
+    assert (info.value.code, info.value.text) == refusal
+    assert script.count(command) == 1  # an answer: not retried
+
+
+@pytest.mark.parametrize("item", ["TOKEN_LOG", "EVENT_LOG"])
+def test_a_version_1_meter_taking_the_log_item_for_a_bad_argument_does_not_offer_it(
+    item: str,
+) -> None:
+    with probe_on() as (script, probe):
+        script.refuse = {f"GET {item}": (2, "bad argument: unknown GET item 'TOKEN_LOG'")}
+        with pytest.raises(NotOffered, match="does not offer"):
+            probe.token_log() if item == "TOKEN_LOG" else probe.event_log()
+
+
+def test_other_refusals_are_not_not_offered() -> None:
+    with probe_on() as (script, probe):
+        script.refuse = {"GET TOKEN_LOG": (4, "busy"), "CLOCK SET": (2, "bad argument: time")}
+        with pytest.raises(ProbeRefused) as busy:
+            probe.token_log()
+        with pytest.raises(ProbeRefused) as bad:
+            probe.set_clock(datetime(2026, 1, 1, tzinfo=UTC))
+    assert not isinstance(busy.value, NotOffered) and busy.value.code == 4
+    assert not isinstance(bad.value, NotOffered) and bad.value.code == 2
+
+
+def test_clock_is_a_timezone_aware_datetime() -> None:
+    with probe_on() as (script, probe):
+        assert probe.clock() == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+        assert probe.clock().tzinfo is not None
+        script.handlers["CLOCK GET"] = reply_with({"time": "2026-11-23T12:00:00+02:00"})
+        assert probe.clock() == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+        script.handlers["CLOCK GET"] = reply_with({"time": "noon"})
+        with pytest.raises(GarbledReply, match="without a valid time="):
+            probe.clock()
+
+
+def test_set_clock_sends_utc_whole_seconds_and_refuses_a_naive_time() -> None:
+    with probe_on() as (script, probe):
+        plus_two = timezone(timedelta(hours=2))
+        probe.set_clock(datetime(2026, 11, 23, 12, 0, 5, 900_000, tzinfo=plus_two))
+        with pytest.raises(ValueError, match="no time zone"):
+            probe.set_clock(datetime(2026, 11, 23, 12, 0))
+    assert [(r.command, r.args) for r in script.seen] == [
+        ("CLOCK", ("SET", "2026-11-23T10:00:05Z"))
+    ]
 
 
 # -- faults ---------------------------------------------------------------------------------

@@ -125,10 +125,32 @@ def test_preflight_checks_every_unit_of_a_split_rig() -> None:
 
 
 def test_preflight_refuses_a_defect_and_tells_split_rigs_apart(tmp_path) -> None:
-    rows, _ = split_preflight(RIG_FILE, defect="accepts_replays")
+    rows, _ = split_preflight(RIG_FILE, defect="accepts_replays")  # an integrated meter's
     assert not rows[-1].ok and "split rig" in rows[-1].detail
+    assert "ciu_stale_credit" in rows[-1].detail  # the one-line error names the known ones
     assert is_split(RIG_FILE)
     assert not is_split(RIGS / "sim.yaml")
     broken = tmp_path / "rig.yaml"
     broken.write_text("name: [\n")
     assert not is_split(broken)  # left to load_rig, whose one-line error is unchanged
+
+
+def test_preflight_opens_the_bench_with_a_split_defect() -> None:
+    rows, _ = split_preflight(RIG_FILE, defect="ciu_stale_credit")
+    assert all(row.ok for row in rows), [r for r in rows if not r.ok]
+    row = next(r for r in rows if r.device == "simulator")
+    assert row.detail == "simulated CIU with split defect ciu_stale_credit"
+
+
+def test_a_defect_on_a_split_rig_without_simulator_is_refused(tmp_path) -> None:
+    # The simulated rig's units, read by probes on a real bench: no simulator section.
+    text = RIG_FILE.read_text()
+    meters = text[text.index("meters:") : text.index("link:")].replace(
+        "    profile: fast\n", "    profile: fast\n    probe: {url: /dev/ttyUSB1}\n"
+    )
+    real = tmp_path / "real.yaml"
+    real.write_text("name: real\nciu: {probe: {url: /dev/ttyUSB0}, paired: house-a}\n"
+                    f"{meters}link: {{kind: two_wire}}\nfeatures: [virtual_carrier]\n"
+                    "token_entry: virtual_carrier\n")  # fmt: skip
+    with pytest.raises(ConfigError, match="needs a simulated split rig"):
+        SplitRig.open(real, defect="ciu_stale_credit")

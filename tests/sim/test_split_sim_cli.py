@@ -80,3 +80,30 @@ def test_options_the_split_bench_lacks_are_one_line_errors() -> None:
         )  # fmt: skip
         assert out.returncode == 2, out
         assert out.stderr.startswith("error: ") and out.stderr.strip().count("\n") == 0
+
+
+def test_a_split_defect_is_carried_by_the_ciu_and_named_in_the_banner(tmp_path: Path) -> None:
+    proc, ready = start(tmp_path, "--defect", "ciu_stale_credit", "--speed", "5")
+    try:
+        host, port = ready["control"].removeprefix("socket://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=2) as conn:
+            conn.sendall(b"state\n")
+            state = json.loads(conn.makefile().readline().removeprefix("OK "))
+        assert state["ciu"]["defects"] == ["ciu_stale_credit"]
+        proc.send_signal(signal.SIGTERM)
+        out, _err = proc.communicate(timeout=5)
+        assert "defect ciu_stale_credit" in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def test_an_unknown_split_defect_names_the_known_ones_in_one_line() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "hil", "sim", "--rig", str(RIG_FILE), "--defect", "accepts_replays"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0
+    assert "unknown split defect profile 'accepts_replays'" in out.stderr
+    assert "ciu_keeps_old_pairing" in out.stderr

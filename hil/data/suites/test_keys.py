@@ -49,6 +49,7 @@ def test_key_change_applies_only_when_complete(session, bulk):
 
 @pytest.mark.clause("KCT-TIMEOUT")
 @pytest.mark.cost(key_changes=1, kct_timeouts=1.2, tokens=1)
+@pytest.mark.long
 def test_partial_key_change_times_out(session, bulk):
     new = session.next_key()
     cases = session.keys.key_change(new)

@@ -14,6 +14,7 @@ from hil.errors import DeviceError
 @pytest.mark.clause("RELAY-ZERO-CREDIT", "RELAY-NEW-CREDIT")
 @pytest.mark.requires("load_control")
 @pytest.mark.cost(tokens=2, credit_out_kwh=0.1)
+@pytest.mark.long
 def test_relay_opens_at_zero_credit_and_closes_on_new_credit(session):
     session.inject(session.tokens.credit(1))  # 0.1 kWh: the smallest amount, the shortest wait
     session.run_credit_out(requirement="RELAY-ZERO-CREDIT")
@@ -46,6 +47,7 @@ CUT_POINTS = (0.25, 0.5, 0.75)
 @pytest.mark.clause("POWER-ATOMIC", "TID-USED")
 @pytest.mark.requires("power_control", "keypad")
 @pytest.mark.cost(tokens=2 * len(CUT_POINTS), power_cycles=len(CUT_POINTS))
+@pytest.mark.long
 def test_token_interrupted_by_power_failure_is_applied_at_most_once(session):
     """The supply is cut through the AC source at points through the meter's processing time
     after ENTER (docs/conformance.md): each token must then count in full or not at all, and
@@ -96,6 +98,7 @@ def test_token_interrupted_by_power_failure_is_applied_at_most_once(session):
 
 @pytest.mark.clause("LOCKOUT")
 @pytest.mark.cost(bulk=6, lockouts=2, locked=1)
+@pytest.mark.long
 def test_repeated_rejects_lock_entry_with_doubling_back_off(session, bulk):
     rig = session.rig
     policy = rig.profile.lockout
@@ -129,6 +132,7 @@ def test_repeated_rejects_lock_entry_with_doubling_back_off(session, bulk):
 @pytest.mark.clause("NV-RETENTION", "TID-USED", "KCT-SET")
 @pytest.mark.requires("power_control")
 @pytest.mark.cost(tokens=5, key_changes=1, power_cycles=1)
+@pytest.mark.long
 def test_credit_tids_and_key_survive_a_power_cycle(session, bulk, check_key_register):
     session.inject(session.tokens.credit(20))
     # A key the meter was not built with, so a meter that reloads its factory key shows.

@@ -26,6 +26,7 @@ def _fill(session, count, via):
 
 @pytest.mark.clause("TID-MEMORY-DEPTH", "TID-OLD", "TID-USED")
 @pytest.mark.cost(fills=1, bulk=3)
+@pytest.mark.long
 def test_tid_memory_depth_both_sides_of_the_boundary(session, bulk):
     """With depth N, after N+1 tokens the first is Old and the second still Used."""
     depth = int(session.rig.info()["tid_mem_depth"])
@@ -46,6 +47,7 @@ def test_tid_memory_depth_both_sides_of_the_boundary(session, bulk):
 
 @pytest.mark.clause("TID-OLD")
 @pytest.mark.cost(fills=1, bulk=2)
+@pytest.mark.long
 def test_token_older_than_the_memory_is_old(session, bulk):
     depth = int(session.rig.info()["tid_mem_depth"])
     first = session.tokens.credit(1)

@@ -310,6 +310,10 @@ class DlmsClient(Closing):
         value = self._number(self.get(ref.class_id, ref.obis, ref.attribute), f"credit {ref}")
         return value * 10.0 ** self._scale()
 
+    def credit_scale(self) -> int:
+        """The credit's decimal exponent (credit = value x 10^scale kWh), read once."""
+        return self._scale()
+
     def _scale(self) -> int:
         if self._credit_scale is not None:
             return self._credit_scale

@@ -458,6 +458,12 @@ class ReferenceLoadDriver(_ScpiDriver):
         """Power actually drawn, W."""
         return self._query_float("read_power")
 
+    @property
+    def measures_energy(self) -> bool:
+        """The model integrates energy (its map has read_energy_wh and reset_energy)."""
+        commands = self.commands.commands
+        return all(commands.get(n) is not None for n in ("read_energy_wh", "reset_energy"))
+
     def read_energy_wh(self) -> float:
         """Energy since the last `reset_energy`, Wh."""
         return self._query_float("read_energy_wh")

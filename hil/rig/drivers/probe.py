@@ -11,7 +11,9 @@ with a new `<seq>`, when no reply or only a garbled line came back, up to `retri
 A request that changes the meter (TOKEN, KEY, CLOCK SET, RESET STATE) is sent exactly once: if
 its reply is lost, the driver cannot know whether the meter acted, and sending it again could be
 a replay. Faults: silence -> `ReplyTimeout`; unreadable replies -> `GarbledReply`; ``ERR`` reply
--> `ProbeRefused` (a `DeviceError`); port gone -> `DeviceAbsent`.
+-> `ProbeRefused` (a `DeviceError`); port gone -> `DeviceAbsent`. A meter that does not offer a
+command (``ERR 1`` unknown command, ``ERR 5`` not supported) raises `NotOffered`, a
+`ProbeRefused`: the optional readings of protocol version 2 are left out by a version 1 meter.
 """
 
 from __future__ import annotations
@@ -33,16 +35,19 @@ import serial
 from hil.closing import Closing
 from hil.errors import DeviceAbsent, DeviceError, GarbledReply, ReplyTimeout
 from hil.probe import protocol
-from hil.probe.protocol import Event, Reply
+from hil.probe.protocol import Event, Reply, TokenLogEntry
 from hil.rig.drivers.serial_port import open_serial
 
 __all__ = [
+    "CreditStatus",
     "EventReplay",
     "LogLine",
+    "NotOffered",
     "ProbeClient",
     "ProbeLog",
     "ProbeRefused",
     "ProbeStats",
+    "TokenLogEntry",
 ]
 
 _log = logging.getLogger(__name__)
@@ -50,6 +55,8 @@ _log = logging.getLogger(__name__)
 _POLL_S = 0.02  # reader poll: bounds how long close() waits for the reader thread
 _JOIN_S = 1.0
 _KEYS = frozenset([*"0123456789", "ENTER", "BACK"])
+_NOT_OFFERED = frozenset({protocol.ERR_UNKNOWN_COMMAND, protocol.ERR_NOT_SUPPORTED})
+_LOG_READS = 3  # a log that changes between its pages is read again, this often in all
 
 _ERR_HINTS = {
     protocol.ERR_UNKNOWN_COMMAND: "the probe firmware does not know this command",
@@ -69,6 +76,21 @@ class ProbeRefused(DeviceError):
         self.command = command
         self.code = code
         self.text = text
+
+
+class NotOffered(ProbeRefused):
+    """The meter does not offer the command (``ERR 1`` unknown command or ``ERR 5`` not
+    supported): a reading it leaves out, not a fault; callers skip what needs it."""
+
+
+@dataclass(frozen=True, slots=True)
+class CreditStatus:
+    """``GET CREDIT``: the credit, and the protocol 2 fields, None when the meter leaves them
+    out (it has no low-credit warning or no emergency credit, or speaks version 1)."""
+
+    credit_kwh: float
+    low: bool | None
+    emergency_owed_kwh: float | None
 
 
 # -- log ------------------------------------------------------------------------------------
@@ -379,7 +401,8 @@ class ProbeClient(Closing):
 
     def _refused(self, what: str, reply: Reply) -> ProbeRefused:
         hint = _ERR_HINTS.get(reply.error_code, "see docs/probe-protocol.md")
-        return ProbeRefused(
+        kind = NotOffered if reply.error_code in _NOT_OFFERED else ProbeRefused
+        return kind(
             f"probe at {self.url} refused {what!r}: ERR {reply.error_code} "
             f"{reply.error_text or '(no text)'}: {hint}",
             command=what,
@@ -600,11 +623,20 @@ class ProbeClient(Closing):
         return self.request("INFO", idempotent=True)
 
     def credit_kwh(self) -> float:
-        value = self._field(self.request("GET CREDIT", idempotent=True), "credit_kwh", "GET CREDIT")
-        number = _to_float(value)
-        if number is None:
-            raise self._bad_field("GET CREDIT", "credit_kwh", value)
-        return number
+        return self._kwh(self.request("GET CREDIT", idempotent=True), "credit_kwh", "GET CREDIT")
+
+    def credit_status(self) -> CreditStatus:
+        """``GET CREDIT`` with the protocol 2 fields ``low=`` and ``emergency_owed_kwh=``,
+        each None when the meter leaves it out (it lacks the function)."""
+        fields = self.request("GET CREDIT", idempotent=True)
+        credit = self._kwh(fields, "credit_kwh", "GET CREDIT")
+        low = fields.get("low")
+        if low is not None and low not in ("0", "1"):
+            raise self._bad_field("GET CREDIT", "low", low)
+        owed = None
+        if "emergency_owed_kwh" in fields:
+            owed = self._kwh(fields, "emergency_owed_kwh", "GET CREDIT")
+        return CreditStatus(credit, None if low is None else low == "1", owed)
 
     def relay(self) -> tuple[bool, str]:
         """(closed, reason) of the meter's load relay."""
@@ -682,6 +714,88 @@ class ProbeClient(Closing):
         """``CLOCK SET <ISO 8601 UTC>``. Sent once, never retried."""
         self.request("CLOCK SET", when, idempotent=False)
 
+    def clock(self) -> datetime:
+        """``CLOCK GET`` as a timezone-aware datetime in UTC (a time without a zone is UTC,
+        as the contract says)."""
+        text = self.clock_get()
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            raise self._bad_field("CLOCK GET", "time", text) from None
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+    def set_clock(self, when: datetime) -> None:
+        """``CLOCK SET`` to ``when`` (timezone-aware), sent in UTC to the whole second (the
+        contract's format). Sent once, never retried."""
+        if when.utcoffset() is None:
+            raise ValueError(
+                f"set_clock: {when.isoformat()} has no time zone: give an aware datetime, "
+                "e.g. datetime(2026, 1, 1, tzinfo=UTC)"
+            )
+        self.clock_set(when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    def token_log(self) -> list[TokenLogEntry]:
+        """``GET TOKEN_LOG``: the meter's token log, oldest first; a field the meter did not
+        decode is None. `NotOffered` when the meter has no token log (or speaks protocol 1)."""
+        entries: list[TokenLogEntry] = []
+        for text in self._log("TOKEN_LOG"):
+            try:
+                entries.append(TokenLogEntry.parse(text))
+            except protocol.FrameError:
+                raise self._bad_field("GET TOKEN_LOG", "entries", text) from None
+        return entries
+
+    def event_log(self) -> list[str]:
+        """``GET EVENT_LOG``: the meter's event log, oldest first, each entry as sent (for
+        example ``RELAY_CHANGED/open/credit``). `NotOffered` when the meter has none."""
+        return self._log("EVENT_LOG")
+
+    def _log(self, item: str) -> list[str]:
+        """Every entry of a log reading, page by page: a reply holds what fits in one line,
+        from its ``start=``; the next page is asked for from the first entry not yet read."""
+        command = f"GET {item}"
+        for _ in range(_LOG_READS):
+            entries: list[str] = []
+            count: int | None = None
+            while count is None or len(entries) < count:
+                fields = self._log_page(command, len(entries))
+                held = self._int(fields, "count", command)
+                if count is not None and held != count:
+                    break  # an entry came or went between two pages: read it again
+                count = held
+                start = fields.get("start", "0")  # may be left out when all fits
+                if start != str(len(entries)):
+                    raise self._bad_field(command, "start", start)
+                text = self._field(fields, "entries", command)
+                page = text.split(",") if text else []
+                if not page and count > len(entries):  # no progress: fewer than it says
+                    raise self._bad_field(command, "count", fields["count"])
+                entries += page
+            else:
+                if len(entries) != count:
+                    raise self._bad_field(command, "count", str(count))
+                return entries
+        raise DeviceError(
+            f"probe at {self.url}: the meter's {item} changed between its pages in "
+            f"{_LOG_READS} reads: read it while nothing happens on the meter"
+        )
+
+    def _log_page(self, command: str, start: int) -> dict[str, str]:
+        args = (str(start),) if start else ()  # the first page as a version 2 meter knows it
+        try:
+            return self.request(command, *args, idempotent=True)
+        except ProbeRefused as exc:
+            # A version 1 meter may take the unknown item for a bad argument of GET.
+            if isinstance(exc, NotOffered) or start or exc.code != protocol.ERR_BAD_ARGUMENT:
+                raise
+            raise NotOffered(
+                f"probe at {self.url} does not offer {command!r} (ERR 2 {exc.text}): a "
+                "protocol 1 meter, or one without this log",
+                command=exc.command,
+                code=exc.code,
+                text=exc.text,
+            ) from exc
+
     def reset_state(self, *, timeout_s: float | None = None) -> None:
         """``RESET STATE`` (test firmware only). Sent once, never retried."""
         self.request("RESET STATE", idempotent=False, timeout_s=timeout_s)
@@ -692,6 +806,13 @@ class ProbeClient(Closing):
         if key not in fields:
             raise self._bad_field(command, key, None)
         return fields[key]
+
+    def _kwh(self, fields: Mapping[str, str], key: str, command: str) -> float:
+        value = self._field(fields, key, command)
+        number = _to_float(value)
+        if number is None:
+            raise self._bad_field(command, key, value)
+        return number
 
     def _int(self, fields: Mapping[str, str], key: str, command: str) -> int:
         value = self._field(fields, key, command)

@@ -8,7 +8,7 @@ Suite Setup         Open Rig    ${RIG}    defect=${DEFECT}    speed=${SPEED}    
 Suite Teardown      Close Rig
 Test Setup          Reset Meter
 Test Template       Token From ${generator} Is Refused With CRC
-Test Tags           req:AUTH-CRC
+Test Tags           req:AUTH-CRC    cost:tokens=1
 
 
 *** Test Cases ***                      GENERATOR

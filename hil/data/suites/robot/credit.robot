@@ -11,7 +11,7 @@ Test Setup          Reset Meter
 *** Test Cases ***
 Credit Token Is Accepted
     [Documentation]    A valid electricity credit token adds its amount and closes the relay.
-    [Tags]    req:CREDIT-ACCEPT
+    [Tags]    req:CREDIT-ACCEPT    cost:tokens=1
     ${token} =    Generate Credit Token    25.6
     Enter Token And Expect    ${token}    Accept
     Credit Should Be    25.6
@@ -21,7 +21,7 @@ Credit Token Is Accepted
 
 Credit For A Register The Meter Lacks Is Refused
     [Documentation]    The meter has an electricity register only: water credit is Function.
-    [Tags]    req:CREDIT-FUNCTION
+    [Tags]    req:CREDIT-FUNCTION    cost:tokens=1
     ${token} =    Generate Credit Token    10    kind=1
     Enter Token And Expect    ${token}    Function
     Credit Should Be    0
@@ -29,7 +29,7 @@ Credit For A Register The Meter Lacks Is Refused
 Credit Amounts Decode Exactly At Every Exponent Boundary
     [Documentation]    Each side of every exponent boundary of the amount field; amounts
     ...    between steps round up, in the customer's favour. Entered by the bulk path.
-    [Tags]    req:AMOUNT-ENCODING    req:CREDIT-ACCEPT
+    [Tags]    req:AMOUNT-ENCODING    req:CREDIT-ACCEPT    cost:bulk=8
     [Template]    Credit Of ${kwh} kWh Adds ${added} kWh
     0.1         0.1
     1638.3      1638.3
@@ -42,7 +42,7 @@ Credit Amounts Decode Exactly At Every Exponent Boundary
 
 Credit That Would Overflow The Register Is Refused
     [Documentation]    The register holds 999 999.9 kWh: the largest amount cannot fit on top.
-    [Tags]    req:CREDIT-OVERFLOW
+    [Tags]    req:CREDIT-OVERFLOW    cost:bulk=2
     ${first} =    Generate Credit Token    181862.4
     Enter Token And Expect    ${first}    Accept    via=bulk
     ${too_much} =    Generate Credit Token    1820162.4
@@ -52,7 +52,7 @@ Credit That Would Overflow The Register Is Refused
 
 Replayed Token Is Used
     [Documentation]    Entering an accepted token again is refused as Used; credit is added once.
-    [Tags]    req:TID-USED
+    [Tags]    req:TID-USED    cost:tokens=2
     ${token} =    Generate Credit Token    5
     Enter Token And Expect    ${token}    Accept
     ${replay} =    Generate Replay Of    ${token}

@@ -12,17 +12,17 @@ Test Setup          Reset Meter
 *** Test Cases ***
 Key Change In Order
     [Documentation]    Sections 1, 2, ...: the key changes to KRN 2.
-    [Tags]    req:KCT-SET
+    [Tags]    req:KCT-SET    cost:key_changes=1,tokens=2
     Key Change To KRN 2 In Order    forward
 
 Key Change In Reverse Order
     [Documentation]    The last section first: the meter must accept the set in any order.
-    [Tags]    req:KCT-SET
+    [Tags]    req:KCT-SET    cost:key_changes=1,tokens=2
     Key Change To KRN 2 In Order    reverse
 
 Incomplete Key Change Set Leaves The Key Alone
     [Documentation]    Until the last section arrives, the old key stays in force.
-    [Tags]    req:KCT-SET
+    [Tags]    req:KCT-SET    cost:key_changes=1,tokens=2
     @{sections} =    Generate Key Change Tokens    krn=2
     FOR    ${section}    IN    @{sections}[:-1]
         Enter Token And Expect    ${section}    1st KCT    via=bulk
@@ -36,7 +36,7 @@ Incomplete Key Change Set Leaves The Key Alone
 
 Partial Key Change Is Lost On Power Cycle
     [Documentation]    A power cycle forgets the sections entered so far (fast profile).
-    [Tags]    req:KCT-POWER
+    [Tags]    req:KCT-POWER    cost:key_changes=1,power_cycles=1,tokens=1
     Require Rig Feature    power_control
     @{sections} =    Generate Key Change Tokens    krn=2
     Enter Token And Expect    ${sections}[0]    1st KCT    via=bulk

@@ -14,7 +14,8 @@ Relay Opens At Zero Credit And Closes On New Credit
     [Documentation]    0.1 kWh under the largest load the rig declares (capabilities.load_max_w)
     ...    lasts energy / power: 100 s at 3600 W. The wait comes from that figure and the
     ...    meter's metering error, never from a simulator's clock.
-    [Tags]    req:RELAY-ZERO-CREDIT    req:RELAY-NEW-CREDIT
+    [Tags]    req:RELAY-ZERO-CREDIT    req:RELAY-NEW-CREDIT    cost:tokens=2,credit_out_kwh=0.1
+    ...       long
     Require Rig Feature    load_control    relay_sensing
     ${credit} =    Generate Credit Token    0.1
     Enter Token And Expect    ${credit}    Accept
@@ -33,7 +34,7 @@ Relay Opens At Zero Credit And Closes On New Credit
 
 Relay Opens Above The Maximum Power Limit
     [Documentation]    With a 1000 W limit, a 2000 W load opens the relay.
-    [Tags]    req:MPL
+    [Tags]    req:MPL    cost:tokens=2
     Require Rig Feature    load_control    relay_sensing
     ${credit} =    Generate Credit Token    100
     Enter Token And Expect    ${credit}    Accept

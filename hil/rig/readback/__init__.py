@@ -1,0 +1,48 @@
+"""The readback role and its drivers, by kind (docs/drivers.md, "Writing a readback driver").
+
+A rig file names the kind in ``resources.readback.kind`` (default ``probe``); `make_readback`
+builds it. Adding a driver: one module here and one line in `READBACKS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from hil.errors import ConfigError
+from hil.rig.readback.base import (
+    Capabilities,
+    Identity,
+    NotReadable,
+    Readback,
+    TokenOutcome,
+    raise_missing_as,
+)
+from hil.rig.readback.dlms import open_dlms_readback
+from hil.rig.readback.probe import open_probe_readback
+
+if TYPE_CHECKING:
+    from hil.rig.config import ReadbackResource
+    from hil.rig.rig import Rig
+
+__all__ = ["READBACKS", "Capabilities", "Identity", "NotReadable", "Readback", "TokenOutcome",
+           "make_readback", "raise_missing_as"]  # fmt: skip
+
+ReadbackFactory = Callable[["Rig", "ReadbackResource"], Readback]
+
+READBACKS: dict[str, ReadbackFactory] = {
+    "probe": open_probe_readback,
+    "dlms": open_dlms_readback,
+}
+
+
+def unknown_kind(kind: str) -> str:
+    """The one-line error for a readback kind no driver is registered for."""
+    return f"unknown readback kind {kind!r}; known: {', '.join(sorted(READBACKS))}"
+
+
+def make_readback(rig: Rig, resource: ReadbackResource) -> Readback:
+    factory = READBACKS.get(resource.kind)
+    if factory is None:
+        raise ConfigError(f"rig {rig.name}: resources.readback.kind: {unknown_kind(resource.kind)}")
+    return factory(rig, resource)
