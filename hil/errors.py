@@ -31,3 +31,9 @@ class DeviceError(BenchFault):
 
 class SupplyFault(BenchFault):
     """The meter's supply is off or the meter did not come up when it was switched on."""
+
+
+class BenchCannot(Exception):
+    """The bench cannot set up or read what a test needs (the meter's clock inside its
+    friendly hours and no way to set it; a reading its readback lacks): a skip with the
+    reason, never a verdict. Not a `HarnessError`: nothing went wrong."""

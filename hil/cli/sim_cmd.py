@@ -106,7 +106,12 @@ def sim(
     from hil.sim.build import build_bench, meter_options
 
     if list_defects:
+        from hil.meter.split_defects import SPLIT_DEFECTS
+
         for name, (description, clause) in DEFECTS.items():
+            click.echo(f"{name:<36} {description} [{clause}]")
+        click.echo("split rigs (--rig split-sim): defects of the CIU")
+        for name, (description, clause) in SPLIT_DEFECTS.items():
             click.echo(f"{name:<36} {description} [{clause}]")
         return
     from hil.cli.sim_serve import pick_transport, serve

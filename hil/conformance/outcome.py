@@ -13,11 +13,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from hil.conformance.checks import CheckFailed
+from hil.errors import BenchCannot
 
 TestOutcome = Literal["pass", "fail", "error", "skip", "not_run"]
 RunVerdict = Literal["pass", "fail", "error", "incomplete"]
 RequirementOutcome = Literal["pass", "fail", "error", "not_run", "not_applicable", "not_covered"]
 TEST_OUTCOMES: tuple[str, ...] = ("pass", "fail", "error", "skip", "not_run")
+__all__ = ["NOT_APPLICABLE", "TEST_OUTCOMES", "BenchCannot", "Judged", "NotApplicable",
+           "RequirementOutcome", "RunVerdict", "Tally", "TestOutcome", "outcome_of",
+           "requirement_outcome", "run_verdict"]  # fmt: skip
 NOT_APPLICABLE = "not applicable: "  # how a skip for an undeclared function's reason starts
 
 
@@ -29,11 +33,6 @@ class NotApplicable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(NOT_APPLICABLE + reason)
         self.reason = reason
-
-
-class BenchCannot(Exception):
-    """The bench cannot set up what the test needs right now (the meter's clock inside its
-    friendly hours and no way to set it): a skip with the reason, never a verdict."""
 
 
 def outcome_of(exc: BaseException | None) -> TestOutcome:

@@ -29,7 +29,7 @@ from hil.meter.model import friendly_window
 from hil.meter.profile import MeterProfile
 from hil.meter.results import TokenResult
 from hil.rig.drivers.probe import NotOffered
-from hil.rig.readback import Capabilities, NotReadable, raise_missing_as
+from hil.rig.readback import Capabilities, NotReadable
 from hil.rig.rig import Rig, TokenOutcome
 from hil.sts.keys import KeyInfo
 
@@ -62,13 +62,6 @@ SHARED_RULES = frozenset({TokenResult.USED, TokenResult.KCT1, TokenResult.KCT2})
 TIMING_MARGIN_S = 3.0  # probe round trips, polling and the meter's own tick
 RELAY_POLL_S = 0.5
 FULL_READBACK = Capabilities()  # a rig that does not say: it reads everything (the probe)
-
-
-class ReadbackCannot(NotReadable, BenchCannot):
-    """A reading the rig's readback lacks entirely: the test is skipped with the reason."""
-
-
-raise_missing_as(ReadbackCannot)
 
 
 class KeyRing:
@@ -510,7 +503,8 @@ class ConformanceSession:
         rid = self.requirement(None, requirement)
         checks = []
         if status.low is not None and model.profile.low_credit_wh:
-            checks.append(Check(rid, f"{what}: low-credit warning", _on(model.low_credit),
+            # The warning is LOW-CREDIT's rule, whichever test reads it.
+            checks.append(Check("LOW-CREDIT", f"{what}: low-credit warning", _on(model.low_credit),
                                 _on(status.low), f"below {model.profile.low_credit_wh / 1000:g}"
                                 " kWh", _ok(status.low == model.low_credit)))  # fmt: skip
         if status.emergency_owed_kwh is not None and model.profile.emergency_credit_wh:

@@ -16,7 +16,6 @@ from hil.rig.readback.base import (
     NotReadable,
     Readback,
     TokenOutcome,
-    raise_missing_as,
 )
 from hil.rig.readback.dlms import open_dlms_readback
 from hil.rig.readback.probe import open_probe_readback
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
     from hil.rig.rig import Rig
 
 __all__ = ["READBACKS", "Capabilities", "Identity", "NotReadable", "Readback", "TokenOutcome",
-           "make_readback", "raise_missing_as"]  # fmt: skip
+           "make_readback"]  # fmt: skip
 
 ReadbackFactory = Callable[["Rig", "ReadbackResource"], Readback]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
-from hil.errors import DeviceError
+from hil.errors import BenchCannot, DeviceError
 from hil.meter.results import TokenResult
 from hil.probe.protocol import Event
 from hil.rig.drivers.probe import CreditStatus, NotOffered, TokenLogEntry
@@ -52,8 +52,9 @@ class Capabilities:
         return ", ".join(parts)
 
 
-class NotReadable(NotOffered):
-    """The readback cannot take this reading at all (its capabilities say so)."""
+class NotReadable(NotOffered, BenchCannot):
+    """The readback cannot take this reading at all (its capabilities say so): a test that
+    needs it is skipped with the reason (`BenchCannot`), never failed."""
 
     def __init__(self, readback: str, reading: str) -> None:
         super().__init__(
@@ -63,19 +64,8 @@ class NotReadable(NotOffered):
         self.reading = reading
 
 
-_MISSING: type[NotReadable] = NotReadable
-
-
-def raise_missing_as(cls: type[NotReadable]) -> None:
-    """The exception a missing reading raises from here on: a front end registers its
-    "the bench cannot" subclass (hil.conformance.session does), so a test that needs a
-    reading the readback lacks is skipped with the reason, never failed."""
-    global _MISSING
-    _MISSING = cls
-
-
 def missing(readback: str, reading: str) -> NotReadable:
-    return _MISSING(readback, reading)
+    return NotReadable(readback, reading)
 
 
 class Identity(dict[str, str]):
