@@ -31,23 +31,29 @@ SPLIT_SUITE = SUITES / "split.py"  # opt-in: named explicitly, pytest collects i
 
 
 def selftest_plan(rig: Path | None, names: Sequence[str] = ()) -> tuple[list[str], Path]:
-    """The profiles to run (the conforming one first) and the suites to run them with:
-    on a split rig the split suite and the CIU's defects, otherwise every integrated suite
-    and the meter's defects. ``names`` narrows the defects; an unknown one is a one-line
-    ``ConfigError`` naming the known ones for that kind of rig."""
+    """The profiles to run and the suites to run them with: on a split rig the split suite
+    and the CIU's defects, otherwise every integrated suite and the meter's defects. With no
+    ``names``, every defect after the conforming meter; with ``names``, just those (name
+    ``conforming`` to include it). An unknown name is a one-line ``ConfigError`` naming the
+    known ones for that kind of rig."""
     from hil.meter.split_defects import SplitDefect, parse_split_defect
     from hil.rig.split_preflight import is_split
     from hil.sim.build import parse_defect
 
-    if rig is not None and is_split(rig):
-        for name in names:
-            parse_split_defect(name)
-        return [CONFORMING, *(names or [d.value for d in SplitDefect])], SPLIT_SUITE
-    from hil.meter.defects import Defect
+    split = rig is not None and is_split(rig)
+    if split:
+        known, parse, suites = [d.value for d in SplitDefect], parse_split_defect, SPLIT_SUITE
+    else:
+        from hil.meter.defects import Defect
 
+        known, parse, suites = [d.value for d in Defect], parse_defect, SUITES
     for name in names:
-        parse_defect(name)
-    return [CONFORMING, *(names or [d.value for d in Defect])], SUITES
+        parse(name)
+    if not names:
+        return [CONFORMING, *known], suites
+    # "none" is the conforming meter too; a name given twice runs once.
+    chosen = [CONFORMING if n in ("none", CONFORMING) else n for n in names]
+    return list(dict.fromkeys(chosen)), suites
 
 
 @dataclass

@@ -18,7 +18,8 @@ from rich.table import Table
     "defects",
     multiple=True,
     metavar="NAME",
-    help="Only these profiles (repeatable); default: all, plus the conforming meter.",
+    help="Only these profiles (repeatable; 'conforming' is the conforming meter); "
+    "default: the conforming meter and every defect.",
 )
 @click.option(
     "--quick", is_flag=True, help="Per defect, run only the tests of the requirements it violates."
