@@ -175,7 +175,9 @@ def run(
 
     --quick leaves out the tests marked long (pytest) or tagged long (Robot): they are
     outside the selection, not "not run", and the record and report say the run was quick."""
+    from hil.robot.selection import selected_robot_tests
     from hil.run import (
+        EXIT_ERROR,
         EXIT_INTERRUPTED,
         EXIT_NO_TESTS,
         Interrupts,
@@ -217,10 +219,13 @@ def run(
     probe_args = pytest_args(Path("."), rig_file, suites=suite_paths, keyword=keyword,
                              clauses=list(clauses), defect=defect, pool=plan)  # fmt: skip
     selected, long_tests = _count_pytest(probe_args)
-    robot_tests, long_robot = _count_robot(clauses) if with_robot else (0, 0)
+    robot_selected, long_robot = (selected_robot_tests(ROBOT_SUITES, clauses, quick)
+                                  if with_robot else ({}, 0))  # fmt: skip
+    robot_runs = len(plan.rig_names) if plan is not None and plan.each else 1
+    robot_tests = len(robot_selected) * robot_runs
     left_out = long_tests + long_robot if quick else 0
     if quick:
-        selected, robot_tests = selected - long_tests, robot_tests - long_robot
+        selected -= long_tests
     if selected + robot_tests == 0:
         console.print("no tests selected: check the -k/--suite/--clause selection")
         sys.exit(EXIT_NO_TESTS)
@@ -286,13 +291,15 @@ def run(
                                           clauses, quick)  # fmt: skip
             status = max(status, status_robot)
             stopped = stopped or interrupts.count > 0 or status_robot == EXIT_INTERRUPTED
+        robot_broke = _journal_unrun_robot(run_dir / "robot", robot_selected, robot_runs,
+                                           stopped, tally, console)  # fmt: skip
     _summary(console, tally, time.monotonic() - start)
     record, report = _render(run_dir, lab_map, console, quick)
     verdict = record.verdict if record else ("incomplete" if stopped else "error")
     label_text = record.verdict_label if record else verdict.upper()
     colour = {"pass": "green", "fail": "red", "error": "magenta"}.get(verdict, "yellow")
     if stopped:
-        ran = min(tally.done, tally.total) if tally.total else tally.done
+        ran = tally.done - tally.counts["not_run"]
         console.print(f"[yellow]interrupted[/]: {ran} of {tally.total} selected tests ran; "
                       "the rest are not run (never a failure)")  # fmt: skip
     if quick:  # a quick PASS is not a full run's PASS: say so beside the verdict
@@ -301,7 +308,7 @@ def run(
                       + ("; no report.pdf (HIL_PDF=on writes one)" if no_pdf else ""))  # fmt: skip
     console.print(f"verdict: [{colour}]{escape(label_text)}[/]")
     console.print(f"report:  {report or run_dir}")
-    sys.exit(_exit_code(verdict, stopped))
+    sys.exit(EXIT_ERROR if robot_broke and verdict != "fail" else _exit_code(verdict, stopped))
 
 
 def quick_pytest_args(left_out: int) -> list[str]:
@@ -334,18 +341,6 @@ def _count_pytest(args: list[str]) -> tuple[int, int]:
     counter = _LongCounter()
     collect_only(args, counter)
     return counter.selected, counter.long
-
-
-def _count_robot(clauses: tuple[str, ...]) -> tuple[int, int]:
-    """(selected, of them tagged long) of the Robot suites, by Robot's own tag filter."""
-    from robot.api import TestSuiteBuilder
-
-    suite = TestSuiteBuilder().build(str(ROBOT_SUITES))
-    if clauses:
-        suite.filter(included_tags=[f"req:{c}" for c in clauses])
-    selected = suite.test_count
-    suite.filter(excluded_tags=[LONG_MARKER])
-    return selected, selected - suite.test_count
 
 
 def _show_plan(rig_file: Path, suite_paths: list[str], keyword: str | None,
@@ -454,6 +449,27 @@ def _run_robot(run_dir: Path, rig_file: Path, defect: str | None, console: Conso
     return _robot_status(rc)
 
 
+def _journal_unrun_robot(out: Path, selected: dict[str, list[str]], runs: int, stopped: bool,
+                         tally: Tally, console: Console) -> bool:  # fmt: skip
+    """Journal the selected Robot tests that never reported as not run. True when the Robot
+    phase itself broke (the run was not stopped, yet tests are missing): a harness error."""
+    from hil.robot.selection import journal_unrun
+
+    if not selected:
+        return False
+    why = ("not run: the run was interrupted before it ran" if stopped else
+           "not run: the Robot run ended without running it (see robot/console.txt)")  # fmt: skip
+    missing = journal_unrun(out, selected, runs, why)
+    for nodeid in missing:
+        tally.add(nodeid, "not_run", why)
+    if missing and not stopped:
+        every = runs * len(selected)
+        console.print(f"[magenta]error[/]: the Robot phase reported {every - len(missing)} of "
+                      f"{every} selected tests; the rest are journalled not run "
+                      f"(see {escape(str(out / 'console.txt'))})")  # fmt: skip
+    return bool(missing) and not stopped
+
+
 def _robot_status(rc: int) -> int:
     from hil.run import EXIT_INTERRUPTED
 
@@ -489,7 +505,9 @@ def _run_pabot(run_dir: Path, plan: PoolRun, defect: str | None, console: Consol
     variables += ["--variable", f"DEFECT:{defect}"] if defect else []
     if plan.lease_wait_s is not None:
         variables += ["--variable", f"LEASE_WAIT:{plan.lease_wait_s:g}"]
-    cmd = [sys.executable, "-m", "pabot.pabot", "--no-pabotlib", "--processes",
+    # pabot starts "robot" from PATH unless told: this interpreter's, venv activated or not
+    cmd = [sys.executable, "-m", "pabot.pabot", "--no-pabotlib",
+           "--command", sys.executable, "-m", "robot", "--end-command", "--processes",
            str(plan.workers), "--outputdir", str(out), "--console", "dotted",
            "--listener", f"hil.robot.listener.JournalListener:{out}/journal-{{pid}}.jsonl",
            *variables]  # fmt: skip
@@ -558,10 +576,12 @@ def _summary(console: Console, tally: Tally, seconds: float) -> None:
 
     table = Table(title=f"hil run: {tally.done} tests in {seconds:.0f} s")
     several = len(tally.rigs) > 1
-    for column in (["rig"] if several else []) + ["suite", "pass", "fail", "error", "skip"]:
-        table.add_column(column, justify="left" if column in ("rig", "suite") else "right")
+    verdicts = ["pass", "fail", "error", "skip"] + (["not_run"] if tally.counts["not_run"] else [])
+    for column in (["rig"] if several else []) + ["suite"] + verdicts:
+        table.add_column(column.replace("_", " "),
+                         justify="left" if column in ("rig", "suite") else "right")  # fmt: skip
     for (rig, path), counts in sorted(tally.by_file.items()):
-        cells = [str(counts[v] or "") for v in ("pass", "fail", "error", "skip")]
+        cells = [str(counts[v] or "") for v in verdicts]
         table.add_row(*([rig] if several else []), Path(path).name, *cells)
     console.print(table)
     for nodeid, verdict, message, rig in tally.failures[:20]:

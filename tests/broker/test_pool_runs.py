@@ -3,6 +3,7 @@ pool; a rig that cannot be leased, or a lease lost mid-run, gives error verdicts
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -111,7 +112,8 @@ def test_a_lease_lost_mid_run_turns_the_remaining_tests_into_errors(pool: Path, 
 
 
 def test_hil_run_each_runs_everything_on_every_rig_with_pabot_for_robot(pool: Path, tmp_path: Path):
-    env = {**os.environ, "COLUMNS": "200"}
+    # no venv on PATH: pabot must start this interpreter's robot, not look for one
+    env = {**os.environ, "COLUMNS": "200", "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
         [sys.executable, "-m", "hil", "run", "--pool", str(pool), "--each", "--suite", "credit",
          "-k", "16384 or overflow", "--robot", "--out", str(tmp_path / "r")],
@@ -133,6 +135,25 @@ def test_hil_run_each_runs_everything_on_every_rig_with_pabot_for_robot(pool: Pa
     html = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "sim-1" in html and "sim-2" in html
     assert LocalBroker(pool).leases() == []
+
+
+def test_a_robot_phase_that_cannot_start_is_never_a_pass(pool: Path, tmp_path: Path):
+    env = {**os.environ, "COLUMNS": "200", "ROBOT_OPTIONS": "--no-such-option"}  # robot refuses
+    out = subprocess.run(
+        [sys.executable, "-m", "hil", "run", "--pool", str(pool), "--suite", "credit",
+         "-k", "16384", "--robot", "--clause", "CREDIT-ACCEPT", "--out", str(tmp_path / "r")],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=280, env=env,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "error: the Robot phase reported 0 of 2 selected tests" in out.stdout
+    assert "verdict: INCOMPLETE" in out.stdout
+    (run_dir,) = (tmp_path / "r").iterdir()
+    unrun = _tests(run_dir / "robot" / "journal-unrun.jsonl")
+    assert {t["verdict"] for t in unrun} == {"not_run"} and len(unrun) == 2
+    assert all(t["nodeid"].startswith("suites/robot/") for t in unrun)
+    assert all("CREDIT-ACCEPT" in t["clauses"] for t in unrun)
+    record = json.loads((run_dir / "record.json").read_text(encoding="utf-8"))
+    assert record["verdict"] == "incomplete" and record["counts"]["not_run"] == 2
 
 
 @pytest.mark.parametrize(
