@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from hil.conformance.checks import CheckFailed
-from hil.paths import SUITES
+from hil.paths import RIGS, SUITES
 from hil.report.journal import read_journal
 
 
@@ -54,7 +54,7 @@ def test_hil_run_suite_split_passes_every_split_test_with_its_evidence(tmp_path:
     shown = next(c for c in foreign["evidence"]["checks"] if c["what"].startswith("CIU"))
     assert shown["observed"] == "CRC"
     new = {"SPLIT-PAIRING", "SPLIT-LINK-CUT", "SPLIT-LINK-SHORT", "SPLIT-DISPLAY",
-           "SPLIT-INTERLEAVED"}  # fmt: skip
+           "SPLIT-INTERLEAVED", "SPLIT-CIU-POWER"}  # fmt: skip
     by_clause = {c: t for t in tests.values() for c in t["clauses"]}
     assert new <= set(by_clause)
     for clause in new:
@@ -106,3 +106,51 @@ def test_a_bench_fault_is_an_error_not_a_meter_failure() -> None:
 def test_an_untouched_meter_passes() -> None:
     meter = FakeMeter("house-a", [3.0], [[1, 2]])
     assert all(c.passed for c in SUITE.untouched("SPLIT-ROUTING", meter, 3.0, [1, 2]))
+
+
+def split_rig_with(tmp_path: Path, *edits: tuple[str, str]) -> Path:
+    text = (RIGS / "split-sim.yaml").read_text()
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = tmp_path / "split-variant.yaml"
+    path.write_text(text)
+    return path
+
+
+SUPPLY_LINE = "  supply_channel: 14 "  # the start of the shipped rig's line
+
+
+@pytest.mark.parametrize(
+    ("edits", "verdict"),
+    [
+        ([("battery_backup: false", "battery_backup: true")], "pass"),
+        ([("settings_volatile: true", "settings_volatile: false")], "pass"),
+        ([(SUPPLY_LINE, "  # no supply relay ")], "skip"),
+    ],
+    ids=["battery-backed", "settings-kept", "no-supply-relay"],
+)
+def test_ciu_power_passes_cius_that_declare_otherwise_and_skips_without_a_supply_relay(
+    tmp_path: Path, edits: list[tuple[str, str]], verdict: str
+) -> None:
+    """Conforming CIUs unlike the shipped one (a battery, settings kept) pass SPLIT-CIU-POWER
+    as they declare; a bench that cannot cut the CIU's supply skips it, never fails it."""
+    rig = split_rig_with(tmp_path, *edits)
+    out = subprocess.run(
+        [sys.executable, "-m", "hil", "run", "--out", str(tmp_path / "out"), "--suite",
+         "split", "--rig", str(rig), "--no-robot", "-k", "power"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "COLUMNS": "80", "HIL_PDF": "off"},
+    )  # fmt: skip
+    # A run whose one test skipped ran nothing: never a PASS (exit 2, verdict ERROR).
+    assert out.returncode == (0 if verdict == "pass" else 2), out.stdout + out.stderr
+    (journal,) = (tmp_path / "out").glob("*/journal.jsonl")
+    (test,) = [e for e in read_journal(journal) if e["event"] == "test"]
+    assert test["clauses"] == ["SPLIT-CIU-POWER"] and test["verdict"] == verdict
+    if verdict == "pass":
+        whats = {c["what"]: c for c in test["evidence"]["checks"]}
+        powered = whats["CIU: powered once its own supply is cut"]
+        battery = "battery_backup: true" in rig.read_text()
+        assert powered["observed"] == ("yes" if battery else "no")
+        alarm = next(c for w, c in whats.items() if w.startswith("CIU: low_credit_alarm_wh"))
+        assert alarm["observed"] == "5000" and "kept" in alarm["expected"]

@@ -36,6 +36,7 @@ def build_split_bench(
         keymap_for(rig.ciu.keypad),
         cut_channel=rig.link.cut_channel,
         short_channel=rig.link.short_channel,
+        supply_channel=rig.ciu.supply_channel,
         board=board.kind if board else "numato",
         channels=board.channels if board else 16,
         speed=speed or (sim.speed if sim else 1.0),

@@ -98,4 +98,4 @@ class Evidence:
 
 
 def _say(check: Check) -> str:
-    return f"{check.what}: the meter showed {check.observed}, expected {check.expected}"
+    return f"{check.what}: observed {check.observed}, expected {check.expected}"

@@ -313,7 +313,9 @@ class CiuModel:
             return events
         s = self._s
         lost = {"entry": s.entry, "request": s.request.frame.kind if s.request else None}
-        if self._profile.settings_volatile:
+        if self._profile.settings_volatile and SplitDefect.CIU_KEEPS_VOLATILE_SETTINGS not in (
+            self.defects
+        ):
             lost["settings"] = self._settings.as_dict()
             self._settings = _Settings(self._profile.low_credit_alarm_wh)
         self._powered = False
@@ -327,6 +329,8 @@ class CiuModel:
         if self._powered:
             return events
         self._powered = True
+        if SplitDefect.CIU_FORGETS_PAIRING_AT_POWER_LOSS in self.defects:
+            self._paired = self._route = None  # the defect: the pairing was not stored
         self._poll_at = self._next_poll(at)
         events.append(Event(CiuEventName.POWER_UP, at, {"paired": self._paired}))
         return events

@@ -202,6 +202,12 @@ class SplitSystem:
         self._update_power(at, events)
         return events
 
+    def set_ciu_setting(self, name: str, value: int, at: float) -> list[Event]:
+        """A CIU-local setting, as its menu sets it (ignored while the CIU is dark)."""
+        events = self.advance(at)
+        events += self.ciu.set_setting(name, value, at)
+        return events
+
     def _line(self, action: object, at: float) -> list[Event]:
         events = self.advance(at)
         assert callable(action)

@@ -21,6 +21,8 @@ class SplitDefect(StrEnum):
     CIU_NO_SHORT_INDICATION = auto()
     CIU_STALE_CREDIT = auto()
     CIU_RESTARTS_SEQ_ON_PAIRING = auto()
+    CIU_FORGETS_PAIRING_AT_POWER_LOSS = auto()
+    CIU_KEEPS_VOLATILE_SETTINGS = auto()
 
     @property
     def description(self) -> str:
@@ -61,6 +63,16 @@ SPLIT_DEFECTS: dict[SplitDefect, tuple[str, str]] = {
         " never be entered",
         f"Split link contract v1: seq counts up across pairings; several meters on one"
         f" CIU ({_SOURCE})",
+    ),
+    SplitDefect.CIU_FORGETS_PAIRING_AT_POWER_LOSS: (
+        "comes back from a power loss paired with no meter, so every token typed after it"
+        " fails with not_paired until the CIU is paired again",
+        f"Split CIU power: the pairing survives a CIU power loss ({_SOURCE})",
+    ),
+    SplitDefect.CIU_KEEPS_VOLATILE_SETTINGS: (
+        "keeps its local low-credit alarm through a power loss although its profile declares"
+        " its settings volatile",
+        f"Split CIU power: local settings revert at a power loss, as declared ({_SOURCE})",
     ),
 }
 

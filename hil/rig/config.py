@@ -348,6 +348,9 @@ class CiuConfig(_Strict):
     show_code: str = Field(default="801", pattern=r"^[0-9]{1,6}$")
     supply: Literal["own", "load_side", "link"] = "own"
     supply_meter: str | None = Field(default=None, description="meter feeding a load_side CIU")
+    supply_channel: int | None = Field(
+        default=None, ge=0, description="relay in series with an own-supply CIU's mains: on cuts it"
+    )
     battery_backup: bool = False
     settings_volatile: bool = True
 
@@ -453,6 +456,22 @@ def _link_problems(rig: SplitRigConfig, link: SplitLinkConfig, ciu: CiuConfig) -
             for ch in channels:
                 keypad.setdefault(ch, key)
     board = rig.resources.relay_board
+    if ciu.supply_channel is not None:
+        ch = ciu.supply_channel
+        if ciu.supply != "own":
+            out.append(f"ciu.supply_channel: a {ciu.supply} CIU has no supply of its own to cut")
+        if ch in keypad:
+            out.append(
+                f"ciu.supply_channel: channel {ch} is also the CIU keypad's {keypad[ch]} key"
+            )
+        if ch in (link.cut_channel, link.short_channel):
+            out.append(f"ciu.supply_channel: channel {ch} is also a link relay")
+        if board is not None and ch >= board.channels:
+            out.append(
+                f"ciu.supply_channel: channel {ch} is not on a {board.channels}-channel board"
+            )
+        if rig.simulator is None and board is None:
+            out.append("ciu.supply_channel needs resources.relay_board")
     for field in ("cut_channel", "short_channel"):
         ch = getattr(link, field)
         if ch is None:

@@ -177,11 +177,36 @@ class SplitRig(BenchBase):
             )
         self.relay.set(channel, on)
 
+    # -- the CIU's supply -----------------------------------------------------------------
+    @property
+    def can_cut_ciu_supply(self) -> bool:
+        return self.config.ciu is not None and self.config.ciu.supply_channel is not None
+
+    def cut_ciu_supply(self) -> None:
+        """Open the CIU's own supply (the relay in series with its mains)."""
+        self._ciu_supply_relay(True)
+
+    def restore_ciu_supply(self) -> None:
+        self._ciu_supply_relay(False)
+
+    def _ciu_supply_relay(self, on: bool) -> None:
+        ciu = self.config.ciu
+        channel = None if ciu is None else ciu.supply_channel
+        if channel is None or self.relay is None:
+            raise ConfigError(
+                f"rig {self.name} cannot cut its CIU's supply: set ciu.supply_channel (a relay"
+                " in series with the CIU's mains) and resources.relay_board"
+            )
+        self.relay.set(channel, on)
+
     # -- state ----------------------------------------------------------------------------
     def reset_state(self) -> None:
-        """Link restored, every meter's and the CIU's RESET STATE (test firmware)."""
+        """Link and CIU supply restored, every meter's and the CIU's RESET STATE (test
+        firmware)."""
         if self.relay is not None:
             self.restore_link()
+            if self.can_cut_ciu_supply:
+                self.restore_ciu_supply()
         for meter in self.meters.values():
             meter.reset_state()
         self.ciu.reset_state()

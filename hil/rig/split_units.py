@@ -20,7 +20,7 @@ from hil.meter.results import TokenResult
 from hil.probe.protocol import Event
 from hil.rig.config import CiuConfig, SplitMeterSpec
 from hil.rig.drivers.keypad import KeypadDriver
-from hil.rig.drivers.probe import ProbeClient
+from hil.rig.drivers.probe import NotOffered, ProbeClient
 from hil.sts.keys import DecoderKey
 
 MESSAGE_SCREENS = frozenset({"result", "comms_failure", "number", "pair_ok", "pair_failed"})
@@ -116,6 +116,22 @@ class CiuHandle:
 
     def settings(self) -> dict[str, str]:
         return self.probe.request("GET SETTINGS", idempotent=True)
+
+    def set_setting(self, name: str, value: int) -> bool:
+        """Set a CIU-local setting (``SET SETTING``, as the CIU's menu would). False when
+        the readback does not offer it (an optional command)."""
+        try:
+            self.probe.request(f"SET SETTING {name} {int(value)}", idempotent=False)
+        except NotOffered:
+            return False
+        return True
+
+    def wait_powered(self, powered: bool, timeout_s: float) -> CiuDisplay:
+        """What the CIU shows once its ``powered`` flag is as asked, or after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while (shown := self.display()).powered != powered and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return shown
 
     def reset_state(self) -> None:
         self.probe.reset_state()

@@ -2,8 +2,9 @@
 
 Same framing and request/reply/event shapes as the meter probe (docs/probe-protocol.md),
 with its own commands: the display, the link state, the paired number, a key on the CIU's
-keypad path, RESET STATE. Pure apart from the clock value it is handed: the bench calls
-``handle`` for each request line and ``publish`` for the CIU's events.
+keypad path, a CIU-local setting, RESET STATE. Pure apart from the clock value it is
+handed: the bench calls ``handle`` for each request line and ``publish`` for the CIU's
+events.
 
 The readback is bench-powered (an adapter on the display), so it answers while the CIU is
 dark: ``GET DISPLAY`` then says ``powered=0 screen=off``.
@@ -50,11 +51,13 @@ class CiuProbeServer(RequestServer):
         *,
         press: Callable[[str, float], list[Event]],
         reset: Callable[[float], list[Event]] | None = None,
+        set_setting: Callable[[str, int, float], list[Event]] | None = None,
         start: float = 0.0,
     ) -> None:
         self._ciu = ciu
         self._press = press
         self._reset = reset
+        self._set_setting = set_setting
         self._start = start
         self._events: deque[str] = deque(maxlen=EVENT_MEMORY)
         self._evseq = 0
@@ -119,9 +122,22 @@ class CiuProbeServer(RequestServer):
             if self._reset is None:
                 return [p.format_error(r.seq, p.ERR_NOT_SUPPORTED, "not supported")]
             return self.publish(self._reset(at)) + ok()
-        if r.command in ("GET", "KEY", "RESET"):
+        if r.command == "SET" and len(words) == 3 and words[0] == "SETTING":
+            return self._set(r.seq, r.args[1].lower(), words[2], at)
+        if r.command in ("GET", "KEY", "RESET", "SET"):
             raise ArgError(f"{r.command} needs arguments (see docs/split-meters.md)")
         return [p.format_error(r.seq, p.ERR_UNKNOWN_COMMAND, "unknown command")]
+
+    def _set(self, seq: int, name: str, value: str, at: float) -> list[str]:
+        if self._set_setting is None:
+            return [p.format_error(seq, p.ERR_NOT_SUPPORTED, "not supported")]
+        if not value.isdigit():
+            raise ArgError("a setting's value is a whole number")
+        try:
+            events = self._set_setting(name, int(value), at)
+        except ValueError as exc:
+            raise ArgError(str(exc)) from None
+        return [*self.publish(events), p.format_reply(seq, None)]
 
     def _info(self) -> dict[str, object]:
         ciu = self._ciu()

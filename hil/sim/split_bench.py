@@ -2,7 +2,8 @@
 
 * the relay board: the CIU's keypad channels become key presses on the CIU (through the same
   keypad scanner as the integrated bench), and the link's ``cut_channel`` / ``short_channel``
-  open or short the link (on applies the fault; both off restores it);
+  open or short the link (on applies the fault; both off restores it), and the CIU's
+  ``supply_channel`` cuts its own supply while on;
 * one probe per meter: today's probe server around that meter's model
   (docs/probe-protocol.md), each on its own pty or TCP port;
 * one readback for the CIU (docs/split-meters.md, "The CIU readback protocol");
@@ -44,6 +45,7 @@ class SplitBench(BenchCore):
         *,
         cut_channel: int | None = None,
         short_channel: int | None = None,
+        supply_channel: int | None = None,
         board: str = "numato",
         channels: int = 16,
         speed: float = 1.0,
@@ -58,6 +60,7 @@ class SplitBench(BenchCore):
         self.parts = parts
         self.system = parts.system
         self.cut_channel, self.short_channel = cut_channel, short_channel
+        self.supply_channel = supply_channel  # on: the CIU's own supply is cut
         timing = parts.profiles[next(iter(parts.profiles))].keypad  # as the meter's keypad
         self.decoder = KeypadDecoder(keymap, timing.debounce_s, timing.min_press_s)
         self._t = self.system.ciu.now
@@ -67,7 +70,11 @@ class SplitBench(BenchCore):
                 end.meter, reset=self._meter_reset(number), options=self.options
             )
         self.ciu_probe = CiuProbeServer(
-            lambda: self.system.ciu, press=self._ciu_key, reset=self._ciu_reset, start=self._t
+            lambda: self.system.ciu,
+            press=self._ciu_key,
+            reset=self._ciu_reset,
+            set_setting=self._ciu_setting,
+            start=self._t,
         )
         self.control = SplitControl(self)
         with self.lock:
@@ -113,6 +120,9 @@ class SplitBench(BenchCore):
             self._broadcast(self.system.press_key(press.key, self._now(press.at)))
         if change.channel in (self.cut_channel, self.short_channel):
             self._set_line(self._now(change.at))
+        if change.channel == self.supply_channel:
+            on = not self.board.is_closed(change.channel)
+            self._broadcast(self.system.ciu_supply(on, self._now(change.at)))
 
     def _set_line(self, at: float) -> None:
         shorted = self.short_channel is not None and self.board.is_closed(self.short_channel)
@@ -129,6 +139,9 @@ class SplitBench(BenchCore):
 
     def _ciu_key(self, key: str, at: float) -> list[Event]:
         return self._publish(self.system.press_key(key, self._now(at)))
+
+    def _ciu_setting(self, name: str, value: int, at: float) -> list[Event]:
+        return self._publish(self.system.set_ciu_setting(name, value, self._now(at)))
 
     def _ciu_reset(self, at: float) -> list[Event]:
         t = self._now(at)

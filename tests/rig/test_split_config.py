@@ -48,6 +48,7 @@ def test_the_shipped_split_rig_is_valid():
     assert [m.name for m in rig.meters] == ["house-a", "house-b"]
     assert rig.ciu is not None and rig.ciu.paired == "house-a"
     assert rig.link is not None and (rig.link.cut_channel, rig.link.short_channel) == (12, 13)
+    assert rig.ciu.supply_channel == 14
     assert len(digest) == 64
 
 
@@ -108,6 +109,14 @@ def test_integrated_rigs_still_load_as_before(name):
         (("  paired: a", "  paired: a\n  supply: load_side"),
          "ciu.supply_meter: a load_side CIU needs the name of the meter"),
         (("  paired: a", '  paired: a\n  show_code: "800"'), "ciu.show_code: must differ"),
+        (("  paired: a", "  paired: a\n  supply_channel: 11"),
+         "ciu.supply_channel: channel 11 is also the CIU keypad's BACK key"),
+        (("  paired: a", "  paired: a\n  supply_channel: 13"),
+         "ciu.supply_channel: channel 13 is also a link relay"),
+        (("  paired: a", "  paired: a\n  supply_channel: 16"),
+         "ciu.supply_channel: channel 16 is not on a 16-channel board"),
+        (("  paired: a", "  paired: a\n  supply: link\n  supply_channel: 14"),
+         "ciu.supply_channel: a link CIU has no supply of its own to cut"),
         (("krn: 1, ", "krn: 12, "), "meters.0.krn: Input should be less than or equal to 9"),
         (("name: a,", "name: a, colour: red,"), "meters.0.colour: unknown field"),
     ],
