@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -44,6 +44,9 @@ from hil.rig.config import RigConfig, load_rig
 from hil.rig.meter_spec import MeterSpec
 from hil.rig.rig import Rig
 from hil.sts.tid import tid_from_datetime
+
+if TYPE_CHECKING:
+    from hil.rig.split_rig import SplitRig
 
 _RIG_KEY = pytest.StashKey[RigConfig]()
 _STATE: dict[object, Any] = {}  # the session's journal and open rig (one session per process)
@@ -489,8 +492,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         hold.release()
 
 
-def journal_rig(rig: Rig, defect: str | None) -> None:
-    """The rig's identity, once, when it opens (no key values)."""
+def journal_rig(rig: Rig | SplitRig, defect: str | None) -> None:
+    """The rig's identity, once, when it opens (no key values). The split suite calls it
+    for the split rig it opens itself."""
     journal = _STATE.get("journal")
     if journal is not None:
         journal.write("rig", **rig.identity(defect))

@@ -145,3 +145,23 @@ def test_no_key_material_in_the_run_directory(tmp_path):
             text = path.read_text(errors="replace").lower()
             for secret in secrets:
                 assert secret not in text, f"key material in {path}"
+
+
+def test_a_suite_that_cannot_be_collected_is_an_error_not_no_tests(tmp_path):
+    broken = tmp_path / "test_broken.py"
+    broken.write_text("def test_(:\n")
+    out = hil_run(tmp_path / "out", "--suite", str(broken), "--no-robot")
+    assert out.returncode == 2, out.stdout + out.stderr
+    (line,) = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
+    assert "a suite cannot be collected" in line and "test_broken.py" in line
+    assert "SyntaxError" in line or "invalid syntax" in line
+    assert "no tests selected" not in out.stdout and not (tmp_path / "out").exists()
+
+
+def test_a_split_rig_takes_the_split_suite_and_refuses_the_others_in_one_line(tmp_path):
+    for args, named in ((["--suite", "credit"], "--suite credit"), (["--robot"], "--robot")):
+        out = hil_run(tmp_path, "--rig", "split-sim", *args)
+        assert out.returncode == 2, out.stdout + out.stderr
+        error = [ln for ln in out.stderr.splitlines() if ln.startswith("Error:")]
+        assert len(error) == 1 and named in error[0] and "split rig" in error[0], out.stderr
+    assert not list(tmp_path.iterdir())  # refused before a run directory was made

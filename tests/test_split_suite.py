@@ -61,6 +61,18 @@ def test_hil_run_suite_split_passes_every_split_test_with_its_evidence(tmp_path:
         test = by_clause[clause]
         assert test["verdict"] == "pass" and test["evidence"]["checks"], clause
         assert {c["requirement"] for c in test["evidence"]["checks"]} == {clause}
+    # The report names the topology and each unit: the CIU, the link and both meters.
+    (rig,) = json.loads((journal.parent / "record.json").read_text())["rigs"]
+    assert rig["topology"] == "split" and rig["link"]["kind"] == "two_wire"
+    assert rig["ciu"]["probe_info.unit"] == "ciu" and rig["ciu"]["paired"] == "house-a"
+    units = {u["name"]: u for u in rig["units"]}
+    assert set(units) == {"house-a", "house-b"}
+    assert units["house-b"]["meter"]["pan"] == "600727012345678977"
+    assert units["house-b"]["probe_info"]["pan"] == units["house-b"]["meter"]["pan"]
+    assert not any(u["identity_mismatches"] for u in units.values())
+    assert rig["counts"]["total"] == len(tests)
+    html = (journal.parent / "report.html").read_text()
+    assert "Split topology" in html and "Meter house-a" in html and "Meter house-b" in html
 
 
 class FakeMeter:

@@ -19,6 +19,8 @@ from hil.paths import DEFAULT_RIG, REPO_ROOT, ROBOT_SUITES, SUITES, resolve_rig
 from hil.plan import LONG_MARKER
 
 if TYPE_CHECKING:
+    import pytest
+
     from hil.report.record import RunRecord
     from hil.run import PoolRun, Tally
 
@@ -47,6 +49,31 @@ def _suite_paths(names: tuple[str, ...]) -> list[str]:
             raise click.UsageError(f"no suite {name!r}; known: {known}")
         paths.append(str(found))
     return paths
+
+
+def _on_split_rig(
+    rig_file: Path, suites: tuple[str, ...], paths: list[str], robot: bool | None, with_robot: bool
+) -> tuple[list[str], bool]:
+    """The suites that apply on ``rig_file``: on a split rig the split suite (the integrated
+    and Robot suites open an integrated meter); a wrong pick is a one-line usage error."""
+    from hil.rig.split_preflight import is_split
+
+    if not is_split(rig_file):
+        return paths, with_robot
+    split = str(_opt_in_suites()["split"])
+    chosen = zip(suites, paths, strict=True) if suites else ()
+    others = [name for name, path in chosen if path != split]
+    if others:
+        raise click.UsageError(
+            f"--suite {others[0]}: {rig_file.name} is a split rig and that suite needs an "
+            "integrated one: run --suite split, or no --suite"
+        )
+    if robot:
+        raise click.UsageError(
+            f"--robot: {rig_file.name} is a split rig and the Robot suites need an integrated "
+            "one: leave --robot out"
+        )
+    return [split], False
 
 
 @click.command()
@@ -199,6 +226,12 @@ def run(
     # Robot runs on a full run or a --clause selection; -k and --suite name pytest tests, so
     # then only an explicit --robot adds the Robot suites (all of them, by --clause if given).
     with_robot = robot if robot is not None else full_run or bool(clauses)
+    if pool is None:
+        picked = _on_split_rig(rig_file, suites, suite_paths, robot, with_robot)
+        if not suites and picked[0] != suite_paths:
+            console.print("split rig: the split suite (the integrated and Robot suites need an "
+                          "integrated rig; docs/split-meters.md)")  # fmt: skip
+        suite_paths, with_robot = picked
     if plan_only:
         if pool is not None:
             raise click.UsageError("--plan estimates one rig: give --rig FILE, not --pool")
@@ -327,19 +360,32 @@ class _LongCounter:
     def __init__(self) -> None:
         self.selected = 0
         self.long = 0
+        self.errors: list[str] = []  # the first line of each collection error
 
     def pytest_collection_finish(self, session: object) -> None:
         items = getattr(session, "items", [])
         self.selected = len(items)
         self.long = sum(1 for item in items if item.get_closest_marker(LONG_MARKER))
 
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            lines = [ln[1:].strip() for ln in report.longreprtext.splitlines() if ln[:1] == "E"]
+            # A file outside the rootdir has an empty node id; its traceback names it.
+            where = report.nodeid or next((ln for ln in lines if ln.startswith('File "')), "")
+            self.errors.append(f"{where}: {lines[-1] if lines else 'not collected'}")
+
 
 def _count_pytest(args: list[str]) -> tuple[int, int]:
-    """(selected, of them long) of the pytest selection: collected only, no rig opened."""
-    from hil.run import collect_only
+    """(selected, of them long) of the pytest selection: collected only, no rig opened.
+    A suite that cannot be collected stops the run here (one line, exit 2), before a
+    run directory exists: it is never "no tests selected"."""
+    from hil.run import EXIT_ERROR, collect_only
 
     counter = _LongCounter()
     collect_only(args, counter)
+    if counter.errors:
+        click.echo(f"error: a suite cannot be collected: {counter.errors[0]}", err=True)
+        sys.exit(EXIT_ERROR)
     return counter.selected, counter.long
 
 

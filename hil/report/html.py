@@ -553,7 +553,12 @@ def _part_caption(record: RunRecord, rig_id: str | None, source: str, several: b
     src = next((s for s in record.run.sources if s.journal == source), None)
     part = FRONTENDS.get(src.frontend if src else "pytest", "tests")
     rig = record.rig(rig_id)
-    where = f"rig {rig.name}, meter {rig.serial or 'unknown'}" if rig else "an unknown rig"
+    if rig is None:
+        where = "an unknown rig"
+    elif rig.topology == "split":
+        where = f"split rig {rig.name}, meters {', '.join(u.name for u in rig.units)}"
+    else:
+        where = f"rig {rig.name}, meter {rig.serial or 'unknown'}"
     text = f"{part[0].upper()}{part[1:]} on {where}"
     if several:
         text += f" (journal {source})"

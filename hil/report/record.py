@@ -156,9 +156,24 @@ class Counts(_Model):
     not_run: int = 0
 
 
+class UnitInfo(_Model):
+    """One meter of a split rig: what the rig file declares and what its probe reports."""
+
+    name: str
+    number: str | None = None
+    firmware: str | None = None
+    meter: MeterIdentity = MeterIdentity()
+    probe_info: dict[str, str] = {}
+    identity_mismatches: list[str] = []
+
+
 class RigInfo(_Model):
     id: str
     name: str
+    topology: Literal["integrated", "split"] = "integrated"
+    ciu: dict[str, str] = {}  # a split rig's CIU: its readback INFO, pairing, supply
+    link: dict[str, str] = {}  # a split rig's link: kind and relays
+    units: list[UnitInfo] = []  # a split rig's meters
     serial: str | None = None
     simulated: bool = False
     defect: str | None = None
@@ -534,26 +549,59 @@ def _rig_id(event: Mapping[str, Any]) -> str:
     return f"{name}:{serial}" if serial else name
 
 
-def _rig(event: Mapping[str, Any], journal: str) -> RigInfo:
-    meter_data = event.get("meter") if isinstance(event.get("meter"), Mapping) else {}
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _identity(data: Mapping[str, Any]) -> tuple[MeterIdentity, dict[str, str], list[str]]:
+    """A meter's declared identity, its probe INFO (scrubbed) and where the two differ."""
+    meter_data = _mapping(data.get("meter"))
     meter = MeterIdentity(**{k: _text(meter_data.get(k)) for k in MeterIdentity.model_fields})
-    probe = event.get("probe_info") if isinstance(event.get("probe_info"), Mapping) else {}
-    probe_info = {str(k): scrub(str(v)) for k, v in probe.items()}
+    probe_info = {str(k): scrub(str(v)) for k, v in _mapping(data.get("probe_info")).items()}
+    mismatches = []
+    for key in ("pan", "sgc", "ti", "krn", "kt", "ken", "base_date", "ea", "dkga"):
+        declared, reported = getattr(meter, key), probe_info.get(key)
+        if declared is not None and reported is not None and not _same_identity(declared, reported):
+            mismatches.append(f"{key}: rig file {declared}, meter reports {reported}")
+    return meter, probe_info, mismatches
+
+
+def _unit(data: Mapping[str, Any]) -> UnitInfo:
+    meter, probe_info, mismatches = _identity(data)
+    return UnitInfo(name=str(data.get("name") or "meter"), number=_text(data.get("number")),
+                    firmware=probe_info.get("firmware"), meter=meter, probe_info=probe_info,
+                    identity_mismatches=mismatches)  # fmt: skip
+
+
+def _flat(data: Mapping[str, Any]) -> dict[str, str]:
+    """A topology part as text fields: nested mappings flattened, None left out."""
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            out.update({f"{key}.{k}": v for k, v in _flat(value).items()})
+        elif value is not None:
+            out[str(key)] = scrub(str(value).lower() if isinstance(value, bool) else str(value))
+    return out
+
+
+def _rig(event: Mapping[str, Any], journal: str) -> RigInfo:
+    meter, probe_info, mismatches = _identity(event)
     instruments_data = event.get("instruments")
     instruments = (
         [parse_idn(str(role), idn) for role, idn in instruments_data.items()]
         if isinstance(instruments_data, Mapping)
         else []
     )
-    mismatches = []
-    for key in ("pan", "sgc", "ti", "krn", "kt", "ken", "base_date", "ea", "dkga"):
-        declared, reported = getattr(meter, key), probe_info.get(key)
-        if declared is not None and reported is not None and not _same_identity(declared, reported):
-            mismatches.append(f"{key}: rig file {declared}, meter reports {reported}")
     features = event.get("features")
+    split = event.get("topology") == "split"
+    units = event.get("units") if split and isinstance(event.get("units"), list) else []
     return RigInfo(
         id=_rig_id(event),
         name=str(event.get("name") or "rig"),
+        topology="split" if split else "integrated",
+        ciu=_flat(_mapping(event.get("ciu"))) if split else {},
+        link=_flat(_mapping(event.get("link"))) if split else {},
+        units=[_unit(u) for u in units if isinstance(u, Mapping)],
         serial=_text(event.get("serial")),
         simulated=bool(event.get("simulated")),
         defect=_text(event.get("defect")),
@@ -755,6 +803,12 @@ def build_record(
     for rig in rig_list:
         for mismatch in rig.identity_mismatches:
             warnings.append(f"rig {rig.id}: meter identity differs from the rig file: {mismatch}")
+        for unit in rig.units:
+            for mismatch in unit.identity_mismatches:
+                warnings.append(
+                    f"rig {rig.id}: meter {unit.name}'s identity differs from the rig file: "
+                    f"{mismatch}"
+                )
     unknown = [r.id for r in requirements if not r.in_catalogue]
     if unknown:
         warnings.append(f"tests cite requirement ids not in the catalogue: {', '.join(unknown)}")

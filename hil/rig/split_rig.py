@@ -137,6 +137,37 @@ class SplitRig(BenchBase):
         super().close()
 
     # -- identity -------------------------------------------------------------------------
+    def identity(self, defect: str | None = None) -> dict[str, Any]:
+        """Who is on the bench, for run records: the topology, the CIU's readback INFO and
+        each meter's declared key identity and probe INFO (never key values). The rig event
+        of docs/run-record.md, with ``topology: split``."""
+        ciu, link = self.config.ciu, self.config.link
+        assert ciu is not None and link is not None
+        units = []
+        for name, meter in self.meters.items():
+            declared = {**meter.spec.key_info.describe(), "pan": meter.spec.meter_pan.digits}
+            units.append({"name": name, "number": meter.number,
+                          "meter": {**declared, "profile": meter.profile.name},
+                          "probe_info": meter.info()})  # fmt: skip
+        return {
+            "name": self.name,
+            "serial": None,
+            "simulated": self.sim is not None,
+            "defect": defect,
+            "topology": "split",
+            "ciu": {
+                "probe_info": self.ciu.probe.info(),
+                "paired": self.config.ciu.paired,
+                "supply": ciu.supply,
+                "battery_backup": ciu.battery_backup,
+                "settings_volatile": ciu.settings_volatile,
+            },
+            "link": link.model_dump(),
+            "units": units,
+            "instruments": {},
+            "features": list(self.config.features),
+        }
+
     def meter_by_number(self, number: str) -> MeterHandle:
         for meter in self.meters.values():
             if meter.number == number:

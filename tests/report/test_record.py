@@ -252,6 +252,33 @@ def test_identity_mismatch_between_rig_file_and_meter_is_a_warning():
     assert any("krn" in w for w in record.warnings)
 
 
+def test_a_split_rig_event_gives_the_topology_and_one_section_per_meter():
+    events = S.passing_run()
+    one = S.rig()
+    other = {**one, "meter": {**one["meter"], "pan": S.PAN_B},
+             "probe_info": {**one["probe_info"], "pan": S.PAN_B, "ti": "02"}}  # fmt: skip
+    events[1] = {"event": "rig", "time": one["time"], "name": "kiosk", "serial": None,
+                 "simulated": False, "topology": "split", "features": ["keypad"],
+                 "ciu": {"probe_info": {"firmware": "ciu-2.1"}, "battery_backup": True},
+                 "link": {"kind": "rs485", "cut_channel": None},
+                 "units": [{"name": "a", "number": "1", **{k: one[k] for k in ("meter", "probe_info")}},
+                           {"name": "b", "number": "2", **{k: other[k] for k in ("meter", "probe_info")}}]}  # fmt: skip
+    (rig,) = build_record(events).rigs
+    assert (rig.id, rig.topology, rig.link) == ("kiosk", "split", {"kind": "rs485"})
+    assert rig.ciu == {"probe_info.firmware": "ciu-2.1", "battery_backup": "true"}
+    assert [(u.name, u.meter.pan, u.firmware) for u in rig.units] == [
+        ("a", S.PAN, "sim-1.0"), ("b", S.PAN_B, "sim-1.0")]  # fmt: skip
+    assert rig.units[0].identity_mismatches == []
+    assert rig.units[1].identity_mismatches == ["ti: rig file 01, meter reports 02"]
+    assert any("meter b's identity" in w for w in build_record(events).warnings)
+    assert rig.counts.total > 0  # the tests after it are this rig's
+
+
+def test_an_integrated_rig_event_has_no_units():
+    (rig,) = build_record(S.passing_run()).rigs
+    assert rig.topology == "integrated" and rig.units == [] and rig.ciu == {}
+
+
 def test_timing_statistics():
     assert stats([]).count == 0 and stats([]).mean_s is None
     st = stats([float(x) for x in range(1, 21)])

@@ -24,6 +24,7 @@ from hil.conformance.evidence import Evidence
 from hil.conformance.outcome import outcome_of
 from hil.meter.results import TokenResult
 from hil.paths import DEFAULT_RIG, resolve_rig
+from hil.pytest_plugin import journal_rig
 from hil.rig.config import rig_topology
 from hil.rig.split_rig import SplitRig
 from hil.rig.split_units import CiuOutcome, MeterHandle
@@ -46,6 +47,7 @@ def split_rig(request: pytest.FixtureRequest) -> Iterator[SplitRig]:
     ) as rig:
         if len(rig.meters) < 2:
             pytest.skip(f"rig {rig.name} has one meter: these checks need two behind one CIU")
+        journal_rig(rig, request.config.getoption("defect", None))
         yield rig
 
 
