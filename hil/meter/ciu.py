@@ -117,6 +117,7 @@ class _Request:
     tries: int
     deadline: float
     target: str  # the number the request is for (a pairing asks a new number)
+    resent: bool = False  # CIU_RESENDS_REJECTED_TOKEN: this is the second sending
 
 
 @dataclass
@@ -287,6 +288,12 @@ class CiuModel:
         if req.frame.kind == "PAIR":
             self._paired_with(req.target, at, events)
         elif req.frame.kind == "TOKEN":
+            if self._resends(req, TokenResult(int(frame.body["code"]))):
+                # The defect: a reject sent again as a new request, so the meter counts twice.
+                self._request("TOKEN", dict(req.frame.body), req.target, at, events)
+                assert self._s.request is not None
+                self._s.request.resent = True
+                return events
             self._show_result(frame, at, events)
         elif req.frame.kind == "STATUS":
             self._heard_credit(int(frame.body["credit_wh"]))
@@ -462,6 +469,14 @@ class CiuModel:
             self._route = number
         self._message(Screen.PAIR_OK, at, number=number)
         events.append(Event(CiuEventName.PAIRED, at, {"number": number}))
+
+    def _resends(self, req: _Request, result: TokenResult) -> bool:
+        return (
+            SplitDefect.CIU_RESENDS_REJECTED_TOKEN in self.defects
+            and not req.resent
+            and not result.accepted
+            and result not in (TokenResult.LOCKOUT, TokenResult.NOT_READY)
+        )
 
     def _show_result(self, frame: Frame, at: float, events: list[Event]) -> None:
         if "credit_wh" in frame.body:

@@ -23,6 +23,7 @@ class SplitDefect(StrEnum):
     CIU_RESTARTS_SEQ_ON_PAIRING = auto()
     CIU_FORGETS_PAIRING_AT_POWER_LOSS = auto()
     CIU_KEEPS_VOLATILE_SETTINGS = auto()
+    CIU_RESENDS_REJECTED_TOKEN = auto()
 
     @property
     def description(self) -> str:
@@ -73,6 +74,11 @@ SPLIT_DEFECTS: dict[SplitDefect, tuple[str, str]] = {
         "keeps its local low-credit alarm through a power loss although its profile declares"
         " its settings volatile",
         f"Split CIU power: local settings revert at a power loss, as declared ({_SOURCE})",
+    ),
+    SplitDefect.CIU_RESENDS_REJECTED_TOKEN: (
+        "sends a token the meter rejected once more as a new request before showing the"
+        " answer, so the meter counts every rejected entry twice toward its lockout",
+        f"Split lockout: one entry is one reject, counted on the meter ({_SOURCE})",
     ),
 }
 

@@ -586,3 +586,54 @@ def test_ciu_power_loss_loses_the_entry_keeps_the_pairing_and_settings_as_declar
             f"{declared.battery_backup}, settings_volatile={declared.settings_volatile}"
         )
         evidence.judge(checks)
+
+
+# -- SPLIT-LOCKOUT --------------------------------------------------------------------------
+
+
+def rejects(requirement: str, meter: MeterHandle, expected: int, when: str) -> Check:
+    """``meter``'s reject counter (GET LOCKOUT ``rejects``) is ``expected``."""
+    got = int(meter.read_lockout()["rejects"])
+    return Check(requirement, f"{meter.name}: rejects counted {when}", str(expected), str(got),
+                 outcome=verdict(got == expected))  # fmt: skip
+
+
+@pytest.mark.clause("SPLIT-LOCKOUT")
+def test_rejects_are_counted_on_each_meter_and_survive_re_pairing(
+    rig: SplitRig, request: pytest.FixtureRequest
+) -> None:
+    """The meter judges, so the meter counts (the CIU does not decrypt). Key N-1 tokens
+    made for the other meter (N: the paired meter's lockout.after_rejects): each is one
+    reject on the paired meter. Pair with the other meter and key one of the first
+    meter's tokens there: one reject on it, and the first meter's count unchanged. Pair
+    back: the first meter's count is still N-1; one more reject makes N, and it locks.
+    Judged on the counters each meter's probe reports, so the lock's length (seconds on a
+    fast profile, minutes on a real meter) does not matter."""
+    with judged(request) as evidence:
+        a, rest, _before = scene(rig)
+        b = rest[0]
+        req = "SPLIT-LOCKOUT"
+        n = a.profile.lockout.after_rejects
+        tid = iter(range(TID, TID + n + 2))
+        evidence.note(f"{a.name} locks after {n} rejects; tokens for the other meter's key")
+        checks = [rejects(req, m, 0, "at the start") for m in (a, b)]
+        for i in range(n - 1):
+            outcome = rig.ciu.enter_token(token(b, next(tid)))
+            checks.append(shown_as(req, f"CIU: {a.name}'s answer to foreign token {i + 1}",
+                                   outcome, TokenResult.CRC))  # fmt: skip
+        checks.append(rejects(req, a, n - 1, f"after {n - 1} foreign tokens"))
+        checks += paired_as("SPLIT-PAIRING", rig, b)
+        outcome = rig.ciu.enter_token(token(a, next(tid)))
+        checks.append(shown_as(req, f"CIU: {b.name}'s answer to {a.name}'s token", outcome,
+                               TokenResult.CRC))  # fmt: skip
+        checks.append(rejects(req, b, 1, f"after one foreign token on {b.name}"))
+        checks.append(rejects(req, a, n - 1, f"while the CIU is paired with {b.name}"))
+        checks += paired_as("SPLIT-PAIRING", rig, a)
+        checks.append(rejects(req, a, n - 1, f"after pairing back with {a.name}"))
+        rig.ciu.enter_token(token(b, next(tid)))
+        lock = a.read_lockout()
+        got, state = int(lock["rejects"]), "locked" if lock["active"] else "not locked"
+        last = f"{a.name}: rejects counted after one more foreign token"
+        checks.append(Check(req, last, f"{n} (locks)", f"{got} ({state})",
+                            outcome=verdict(got == n)))  # fmt: skip
+        evidence.judge(checks)
