@@ -94,12 +94,27 @@ class ProfileRun:
         return self.failed_requirements - self.expected
 
     @property
+    def not_judged(self) -> list[str]:
+        """Why this rig cannot show the defect: the skip reasons, where no test of the
+        profile's requirements ran (each skipped: the readback cannot take the reading, the
+        rig lacks the part) and none failed or erred. Empty where a test did run: a defect
+        that ran undetected is missed, never excused."""
+        if self.profile == CONFORMING or not self.tests or self.failed or self.errors:
+            return []
+        if any(self.expected & set(t["clauses"]) for t in self.tests if t["verdict"] != "skip"):
+            return []
+        reasons = {t.get("message") or "skipped" for t in self.tests if t["verdict"] == "skip"}
+        return sorted(reasons)
+
+    @property
     def ok(self) -> bool:
+        """As required: the conforming meter passes; a defect is detected on its own
+        requirements only, or (``not_judged``) this rig cannot show it at all."""
         if not self.tests:
             return False
         if self.profile == CONFORMING:
             return not self.failed and not self.errors
-        return bool(self.detecting) and not self.stray
+        return (bool(self.detecting) and not self.stray) or bool(self.not_judged)
 
 
 def pytest_command(

@@ -71,12 +71,18 @@ BROKEN = {  # how the bench is broken -> what the one line must name
 @pytest.mark.parametrize("how", list(BROKEN))
 def test_a_bench_that_cannot_be_opened_stops_before_any_test(tmp_path, how):
     breaks, names = BROKEN[how]
+    # Ports of its own per case: under pytest-xdist the cases run at the same time, and
+    # "nothing answers" must not find another case's simulator.
+    base = 7610 + 10 * list(BROKEN).index(how)
     rig = tmp_path / "broken.yaml"
-    rig.write_text(breaks(_ports_from((RIGS / "external-sim.yaml").read_text(), 7490)))
+    text = breaks(_ports_from((RIGS / "external-sim.yaml").read_text(), 7490))
+    for offset in range(10):  # the case's ports, 7490-7499 as written above, moved to base
+        text = text.replace(str(7490 + offset), str(base + offset))
+    rig.write_text(text)
     sim = None
-    if how != "nothing-answers":  # the rest of the bench is there: a simulator on 7490-7495
+    if how != "nothing-answers":  # the rest of the bench is there: a simulator on base+0..5
         ready = tmp_path / "ready.json"
-        sim = subprocess.Popen([*HIL, "sim", "--tcp", "--port-base", "7490", "--ready-file",
+        sim = subprocess.Popen([*HIL, "sim", "--tcp", "--port-base", str(base), "--ready-file",
                                 str(ready)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         deadline = time.monotonic() + 30
         while not ready.exists() and time.monotonic() < deadline:

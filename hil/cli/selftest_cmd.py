@@ -49,7 +49,9 @@ def selftest(
 ) -> None:
     """Prove the suites catch non-conforming meters: every defect profile must fail a test of
     the rule it breaks and no other requirement, and the conforming meter must pass
-    everything. Exit 1 otherwise."""
+    everything. A defect this rig cannot show (every test of its rule skipped, e.g. a DLMS
+    readback has no lockout state) is listed as not judged, with the reason. Exit 1
+    otherwise."""
     from hil.conformance.catalogue import load_catalogue
     from hil.paths import resolve_rig
     from hil.run import short_id
@@ -64,7 +66,7 @@ def selftest(
 
     def progress(run: ProfileRun) -> None:
         done.append(run)
-        mark = "ok" if run.ok else "PROBLEM"
+        mark = ("not judged on this rig" if run.not_judged else "ok") if run.ok else "PROBLEM"
         console.print(
             f"[{len(done)}/{len(profiles)}] {run.profile}: {len(run.tests)} tests, "
             f"{len(run.failed)} failed, {len(run.errors)} errors - {mark} "
@@ -102,7 +104,10 @@ def selftest(
             table.add_row(run.profile, "-", detail or run.stderr_tail, status)
             continue
         names = sorted({short_id(t["nodeid"]) for t in run.detecting})
-        if run.ok:
+        if run.not_judged:
+            status = "[yellow]not judged here[/]"
+            names = ["cannot show it: " + "; ".join(run.not_judged)]
+        elif run.ok:
             status = "[green]detected[/]"
         elif run.detecting:
             status = "[red]MISATTRIBUTED[/]"
@@ -114,9 +119,11 @@ def selftest(
         table.add_row(run.profile, ", ".join(sorted(run.expected)), detail, status)
     Console().print(table)
     missed = [r.profile for r in runs if not r.ok]
+    unjudged = [r.profile for r in runs if r.not_judged]
     summary = (
         f"{len(runs) - len(missed)} of {len(runs)} profiles as required"
-        f" in {time.monotonic() - start:.0f} s"
+        + (f" ({len(unjudged)} not judged: this rig cannot show them)" if unjudged else "")
+        + f" in {time.monotonic() - start:.0f} s"
     )
     click.echo(summary if not missed else f"{summary}; NOT as required: {', '.join(missed)}")
     if json_out is not None:
@@ -129,6 +136,7 @@ def selftest(
                         "breaks": sorted(r.expected),
                         "detected_by": [t["nodeid"] for t in r.detecting],
                         "also_failed": sorted(r.stray),
+                        "not_judged": r.not_judged,
                         "tests": [
                             {k: t[k] for k in ("nodeid", "verdict", "clauses", "message")}
                             for t in r.tests

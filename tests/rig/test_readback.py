@@ -3,6 +3,10 @@ bench (its probe and its DLMS face over the same meter model), and a sim-dlms ri
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,3 +148,27 @@ def test_sim_dlms_rig_takes_tokens_on_the_keypad_and_reads_over_dlms() -> None:
         assert again.result_class == "VALIDATION_FAILURE"
         assert rig.read_credit() == pytest.approx(1.5)
         assert rig.credit_resolution_kwh == pytest.approx(0.001)
+
+
+def test_selftest_on_sim_dlms_catches_key_rules_and_names_what_dlms_cannot_show(
+    tmp_path: Path,
+) -> None:
+    """Class-only results must still carry a key change forward (a 2nd KCT reads as
+    EXECUTION_OK), or the tokens after it are made under the old key and a meter that
+    ignores key expiry or the DDTK rule passes. A rule DLMS cannot read is 'not judged'."""
+    matrix = tmp_path / "matrix.json"
+    profiles = ["ignores_key_expiry", "accepts_credit_under_ddtk", "no_lockout"]
+    out = subprocess.run(
+        [sys.executable, "-m", "hil", "selftest", "--rig", "sim-dlms", "--quick", "-j", "3",
+         "--json", str(matrix), *(a for p in profiles for a in ("--defect", p))],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "120"},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    rows = {r["profile"]: r for r in json.loads(matrix.read_text())}
+    for profile, test in (("ignores_key_expiry", "test_token_past_key_expiry_is_refused"),
+                          ("accepts_credit_under_ddtk", "test_credit_under_default_key_is_refused")):  # fmt: skip
+        assert rows[profile]["not_judged"] == [], profile
+        assert any(test in nodeid for nodeid in rows[profile]["detected_by"]), rows[profile]
+    assert rows["no_lockout"]["detected_by"] == []
+    assert rows["no_lockout"]["not_judged"] == ["readback dlms cannot read the lockout state"]
+    assert "(1 not judged: this rig cannot show them)" in out.stdout
