@@ -97,9 +97,10 @@ class ProfileRun:
     def not_judged(self) -> list[str]:
         """Why this rig cannot show the defect: the skip reasons, where no test of the
         profile's requirements ran (each skipped: the readback cannot take the reading, the
-        rig lacks the part) and none failed or erred. Empty where a test did run: a defect
-        that ran undetected is missed, never excused."""
-        if self.profile == CONFORMING or not self.tests or self.failed or self.errors:
+        rig lacks the part) and none failed, erred or went unrun. Empty where a test did run
+        (a defect that ran undetected is missed, never excused) or the run was cut short."""
+        unrun = any(t["verdict"] == "not_run" for t in self.tests)
+        if self.profile == CONFORMING or not self.tests or self.failed or self.errors or unrun:
             return []
         if any(self.expected & set(t["clauses"]) for t in self.tests if t["verdict"] != "skip"):
             return []

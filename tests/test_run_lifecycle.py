@@ -52,18 +52,19 @@ def test_an_interrupted_run_is_incomplete_and_leaves_nothing_behind(tmp_path, si
 
 
 def _ports_from(text: str, base: int) -> str:
-    """external-sim.yaml with its six ports (7400-7405) moved to base..base+5."""
-    for offset in range(6):
+    """external-sim.yaml with its ports (7400-7405, and 7409 where a case points at
+    nothing) moved to base..base+9."""
+    for offset in range(10):
         text = text.replace(str(7400 + offset), str(base + offset))
     return text
 
 
-BROKEN = {  # how the bench is broken -> what the one line must name
+BROKEN = {  # how the bench is broken (on the rig file's own ports) -> what the one line must name
     "nothing-answers": (lambda t: t, "ac source (*IDN?)"),
     "probe-points-at-nothing": (
-        lambda t: t.replace("127.0.0.1:7491", "127.0.0.1:7499"), "probe (PING)"),
+        lambda t: t.replace("127.0.0.1:7401", "127.0.0.1:7409"), "probe (PING)"),
     "relay-board-missing": (
-        lambda t: t.replace('url: "socket://127.0.0.1:7490"', 'url: "/dev/ttyACM97"'),
+        lambda t: t.replace('url: "socket://127.0.0.1:7400"', 'url: "/dev/ttyACM97"'),
         "relay board (identify): Numato relay board at /dev/ttyACM97"),
 }  # fmt: skip
 
@@ -75,10 +76,7 @@ def test_a_bench_that_cannot_be_opened_stops_before_any_test(tmp_path, how):
     # "nothing answers" must not find another case's simulator.
     base = 7610 + 10 * list(BROKEN).index(how)
     rig = tmp_path / "broken.yaml"
-    text = breaks(_ports_from((RIGS / "external-sim.yaml").read_text(), 7490))
-    for offset in range(10):  # the case's ports, 7490-7499 as written above, moved to base
-        text = text.replace(str(7490 + offset), str(base + offset))
-    rig.write_text(text)
+    rig.write_text(_ports_from(breaks((RIGS / "external-sim.yaml").read_text()), base))
     sim = None
     if how != "nothing-answers":  # the rest of the bench is there: a simulator on base+0..5
         ready = tmp_path / "ready.json"

@@ -24,10 +24,11 @@ def test_a_defect_whose_test_ran_and_passed_is_missed_never_excused() -> None:
     assert run.not_judged == [] and not run.ok
 
 
-def test_a_bench_error_is_never_not_judged() -> None:
-    run = ProfileRun("no_lockout", {"LOCKOUT"},
-                     [_test("error", ["LOCKOUT"]), _test("skip", [], "cannot")])  # fmt: skip
-    assert run.not_judged == [] and not run.ok
+def test_a_bench_error_or_an_unrun_test_is_never_not_judged() -> None:
+    for cut_short in ("error", "not_run"):
+        run = ProfileRun("no_lockout", {"LOCKOUT"},
+                         [_test(cut_short, ["LOCKOUT"]), _test("skip", [], "cannot")])  # fmt: skip
+        assert run.not_judged == [] and not run.ok, cut_short
 
 
 def test_no_tests_at_all_is_a_problem_and_the_conforming_meter_is_never_excused() -> None:

@@ -290,9 +290,7 @@ class CiuModel:
         elif req.frame.kind == "TOKEN":
             if self._resends(req, TokenResult(int(frame.body["code"]))):
                 # The defect: a reject sent again as a new request, so the meter counts twice.
-                self._request("TOKEN", dict(req.frame.body), req.target, at, events)
-                assert self._s.request is not None
-                self._s.request.resent = True
+                self._request("TOKEN", dict(req.frame.body), req.target, at, events, resent=True)
                 return events
             self._show_result(frame, at, events)
         elif req.frame.kind == "STATUS":
@@ -397,14 +395,21 @@ class CiuModel:
         self._request("PAIR", {"number": number}, number, at, events)
 
     def _request(
-        self, kind: str, body: dict[str, str | int], target: str, at: float, events: list[Event]
+        self,
+        kind: str,
+        body: dict[str, str | int],
+        target: str,
+        at: float,
+        events: list[Event],
+        *,
+        resent: bool = False,
     ) -> None:
         if self._s.link is CiuLinkState.SHORT:
             self._fail_local("short", kind, at, events)
             return
         self._seq = self._seq % 65535 + 1  # 1..65535, as the link contract says
         frame = Frame(CIU_ADDRESS, target, self._seq, kind, body)
-        self._s.request = _Request(frame, 1, at + self._link.reply_timeout_s, target)
+        self._s.request = _Request(frame, 1, at + self._link.reply_timeout_s, target, resent)
         if kind != "STATUS":
             self._s.screen = Screen.WAIT
         self._send(frame, 1, at, events)
