@@ -282,10 +282,18 @@ def tokens(rig: Rig, request: pytest.FixtureRequest) -> TokenFactory:
 
 
 @pytest.fixture
-def evidence(request: pytest.FixtureRequest) -> Evidence:
+def evidence(request: pytest.FixtureRequest) -> Iterator[Evidence]:
     ev = Evidence()
     request.node.stash[_EVIDENCE_KEY] = ev
-    return ev
+    listeners = getattr(_STATE.get("rig"), "reading_listeners", None)
+    if listeners is None:
+        yield ev
+        return
+    listeners.append(ev.readings.append)  # an operator's answers, display frames
+    try:
+        yield ev
+    finally:
+        listeners.remove(ev.readings.append)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ LAYERS: list[set[str]] = [
     {"yamlfile"},
     {"sts", "dlms"},  # the token engine and the DLMS codec: pure protocol logic
     {"probe", "meter", "vectors"},  # the probe wire format; the meter model
+    {"display"},  # the meter's LCD: its map, rendering and reading (pure image work)
     {"rig", "plan"},  # the bench and its drivers; run-time estimates
     {"sim", "broker", "conformance"},  # simulated bench; rig leases; the oracle and checks
     {"report"},

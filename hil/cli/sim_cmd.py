@@ -50,6 +50,12 @@ if TYPE_CHECKING:
     help="Serve the meter over DLMS/COSEM too (the wrapper on TCP, port base + 6); default: "
     "when the rig's readback is dlms.",
 )
+@click.option(
+    "--display/--no-display",
+    default=None,
+    help="Serve the meter's LCD as camera frames on HTTP (/frame.jpg, /stream.mjpg, and a page "
+    "at /); default: when the rig's readback is display or operator.",
+)
 # The foreign-meter options: each overrides the rig file's simulator: section when given.
 @click.option(
     "--real-time/--no-real-time",
@@ -92,6 +98,7 @@ def sim(
     port_base: int | None,
     speed: float | None,
     dlms: bool | None,
+    display: bool | None,
     real_time: bool | None,
     credit_resolution: float | None,
     supply_off: bool | None,
@@ -155,7 +162,14 @@ def sim(
             banner.append("  DLMS/COSEM: wrapper on TCP (generic object map, no authentication)")
         if not probe:
             banner.append("  no probe port (the rig reads the meter without test firmware)")
-        start = functools.partial(bench.start, dlms=bool(dlms), probe=probe)
+        readback = rig.resources.readback
+        if display is None:
+            display = readback.kind in ("display", "operator")
+        lcd = readback.display_map(rig_file.parent) if display else None
+        if lcd is not None:
+            banner.append(f"  display: {lcd.name}, camera frames on HTTP (open the page in a "
+                          "browser to read it as an operator)")  # fmt: skip
+        start = functools.partial(bench.start, dlms=bool(dlms), probe=probe, display=lcd)
     addresses = start(pick_transport(spec, transport, port_base), port_base)
     serve(bench, addresses, banner=banner, width=width, ready=ready, ready_file=ready_file,
           exit_with_parent=exit_with_parent)  # fmt: skip

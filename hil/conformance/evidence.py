@@ -14,6 +14,7 @@ from typing import Any
 from hil.conformance.checks import Check, CheckFailed
 from hil.conformance.factory import Case
 from hil.conformance.oracle import Expectation
+from hil.rig.readback import Reading
 from hil.rig.rig import TokenOutcome
 
 
@@ -45,6 +46,7 @@ class Evidence:
     steps: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    readings: list[Reading] = field(default_factory=list)  # operator answers, display frames
 
     def judge(self, checks: list[Check], message: str = "") -> None:
         """Record ``checks``; if any failed, raise ``CheckFailed`` (the test fails)."""
@@ -58,6 +60,7 @@ class Evidence:
             "steps": [s.as_dict() for s in self.steps],
             "notes": self.notes,
             "checks": [c.as_dict() for c in self.checks],
+            "readings": [r.as_dict() for r in self.readings],
         }
 
     def record(

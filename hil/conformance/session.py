@@ -416,14 +416,17 @@ class ConformanceSession:
         stray: Sequence[str] = (),
         after_result: Sequence[str] = (),
         requirement: str | None = None,
+        credit_before: float | None = None,
     ) -> TokenOutcome:
         """Type ``keys`` on the keypad, an entry a conforming meter reads as ``case`` (for
         example a token corrected with BACK), then tap ``stray`` keys at once, unconfirmed,
         while the meter processes it, and ``after_result`` keys as soon as its result comes
         (while it shows it); check the result, the credit change, the TID memory and the relay
-        against the oracle entering ``case`` (a conforming meter ignores the taps)."""
+        against the oracle entering ``case`` (a conforming meter ignores the taps).
+        ``credit_before``: the credit read before earlier keys of the same entry (a display
+        shows the typed digits, not the credit, once an entry has begun)."""
         rig, oracle = self.rig, self.oracle
-        before = rig.read_credit()
+        before = rig.read_credit() if credit_before is None else credit_before
         start = rig.begin_entry()
         rig.press_keys(keys)
         if stray:

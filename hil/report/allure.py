@@ -158,11 +158,12 @@ def allure_results(record: RunRecord) -> list[tuple[dict, dict[str, str]]]:
             file = f"{uuid.uuid5(NAMESPACE, seed + '|probe')}-attachment.txt"
             attachments[file] = "\n".join(test.probe_log) + "\n"
             files.append(Attachment(name="probe log excerpt", source=file, type="text/plain"))
-        if test.steps or test.notes:
+        if test.steps or test.notes or test.readings:
             file = f"{uuid.uuid5(NAMESPACE, seed + '|evidence')}-attachment.json"
             evidence = {
                 "steps": [s.model_dump(mode="json") for s in test.steps],
                 "notes": test.notes,
+                "readings": [r.model_dump(mode="json") for r in test.readings],
             }
             attachments[file] = json.dumps(evidence, indent=2)
             files.append(Attachment(name="evidence", source=file, type="application/json"))

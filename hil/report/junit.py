@@ -46,6 +46,7 @@ def _failure_text(test: TestRecord) -> str:
             f" kWh, relay {s.observed_relay}"
         )
     lines += [f"note: {n}" for n in test.notes]
+    lines += [f"reading: {r.what} = {r.value} ({r.by or r.source})" for r in test.readings]
     return "\n".join(lines)
 
 

@@ -207,6 +207,18 @@ class StepRecord(_Model):
     mismatches: list[Mismatch] = []
 
 
+class ReadingRecord(_Model):
+    """A reading taken as evidence of its own: an operator's answer, a display frame."""
+
+    what: str
+    value: str = ""
+    source: str = ""
+    by: str = ""
+    at: datetime | None = None
+    confidence: float | None = None
+    image: str = ""
+
+
 class CheckRecord(_Model):
     """One judgement of the meter, as the test made it (never re-judged here)."""
 
@@ -236,6 +248,7 @@ class TestRecord(_Model):
     steps: list[StepRecord] = []
     checks: list[CheckRecord] = []
     notes: list[str] = []
+    readings: list[ReadingRecord] = []
     message: str = ""
     probe_log: list[str] = []
     probe_log_truncated: int = 0
@@ -643,6 +656,18 @@ def _step(index: int, data: Mapping[str, Any]) -> StepRecord:
     return step
 
 
+def _reading(data: Mapping[str, Any]) -> ReadingRecord:
+    return ReadingRecord(
+        what=str(data.get("what") or "?"),
+        value=scrub(str(data.get("value") or "")),
+        source=str(data.get("source") or ""),
+        by=scrub(str(data.get("by") or "")),
+        at=_time(data.get("at")),
+        confidence=_float(data.get("confidence")),
+        image=Path(str(data.get("image") or "")).name,  # a file beside the report, by name
+    )
+
+
 def _test(event: Mapping[str, Any], rig_id: str | None, journal: str) -> TestRecord:
     nodeid = str(event.get("nodeid") or "?")
     module, name, case = split_nodeid(nodeid, rig_id)
@@ -653,6 +678,7 @@ def _test(event: Mapping[str, Any], rig_id: str | None, journal: str) -> TestRec
     log = event.get("probe_log") if isinstance(event.get("probe_log"), list) else []
     clauses = event.get("clauses") if isinstance(event.get("clauses"), list) else []
     checks = evidence.get("checks") if isinstance(evidence.get("checks"), list) else []
+    readings = evidence.get("readings") if isinstance(evidence.get("readings"), list) else []
     ended = _time(event.get("time"))
     duration = _float(event.get("duration_s"))
     return TestRecord(
@@ -671,6 +697,7 @@ def _test(event: Mapping[str, Any], rig_id: str | None, journal: str) -> TestRec
         steps=[_step(i, s) for i, s in enumerate(steps, 1) if isinstance(s, Mapping)],
         checks=[_check(c) for c in checks if isinstance(c, Mapping)],
         notes=[scrub(str(n)) for n in notes],
+        readings=[_reading(r) for r in readings if isinstance(r, Mapping)],
         message=scrub(str(event.get("message") or "")),
         probe_log=[scrub(str(line)) for line in log[-PROBE_LOG_LIMIT:]],
         probe_log_truncated=max(0, len(log) - PROBE_LOG_LIMIT),

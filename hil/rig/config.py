@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hil.errors import ConfigError
 from hil.rig.meter_spec import MeterSpec
 from hil.yamlfile import read_yaml
+
+if TYPE_CHECKING:
+    from hil.display.layout import DisplayMap
 
 Feature = Literal["keypad", "virtual_carrier", "power_control", "load_control", "relay_sensing"]
 KEYPAD_KEYS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "ENTER", "BACK")
@@ -107,14 +110,36 @@ class Instruments(_Strict):
     load: InstrumentResource | None = None
 
 
+class OperatorResource(_Strict):
+    """A person who reads the meter's display (docs/drivers.md, "The operator"), or a file
+    of answers standing in for one."""
+
+    name: str | None = Field(default=None, description="who answers ($HIL_OPERATOR, else login)")
+    script: str | None = Field(
+        default=None, description="answers from this YAML file instead of a terminal"
+    )
+    answer_timeout_s: float = Field(default=120.0, gt=0, description="silence after: error")
+
+
 class ReadbackResource(_Strict):
     """How the harness reads the meter (docs/drivers.md, "Writing a readback driver"):
     ``kind`` names the driver (``probe``: test firmware through resources.probe; ``dlms``:
-    DLMS/COSEM at ``url``)."""
+    DLMS/COSEM at ``url``; ``display``: a camera at ``url`` on the meter's LCD; ``operator``:
+    a person at the display, also the display's fallback when given there)."""
 
     kind: str = "probe"
+    operator: OperatorResource | None = None
+    display: str = Field(
+        default="sim-lcd", description="display map: a built-in name or a YAML file's path"
+    )
+    credit_resolution_kwh: float | None = Field(
+        default=None, gt=0, description="display, operator: the credit's resolution as shown"
+    )
+    threshold: float = Field(default=0.5, gt=0, le=1, description="display: OCR confidence")
+    tries: int = Field(default=8, ge=1, description="display: frames before it is unsure")
     url: str | None = Field(
-        default=None, description="dlms: tcp://HOST:PORT (wrapper) or a serial URL (HDLC)"
+        default=None,
+        description="dlms: tcp://HOST:PORT (wrapper) or a serial URL (HDLC); display: the camera",
     )
     client_sap: int = Field(default=16, ge=0, le=127, description="dlms: 16 public, 1 management")
     password_env: str | None = Field(
@@ -122,6 +147,14 @@ class ReadbackResource(_Strict):
     )
     baudrate: int = 9600
     timeout_s: float = Field(default=2.0, gt=0)
+
+    def display_map(self, base: Path) -> DisplayMap:
+        """The display map named by ``display``: a YAML file (from ``base``) or a built-in."""
+        from hil.display.layout import builtin_display_map, load_display_map
+
+        if self.display.endswith((".yaml", ".yml")):
+            return load_display_map(base / self.display)
+        return builtin_display_map(self.display)
 
     @model_validator(mode="after")
     def _known_kind(self) -> ReadbackResource:

@@ -32,7 +32,8 @@ from hil.rig.drivers.keypad import KeypadDriver
 from hil.rig.drivers.probe import CreditStatus, ProbeClient, ProbeLog, TokenLogEntry
 from hil.rig.drivers.relays import RelayDriver, make_relay
 from hil.rig.drivers.serial_port import find_port
-from hil.rig.readback import Capabilities, Readback, TokenOutcome, make_readback
+from hil.rig.readback import Capabilities, Readback, Reading, TokenOutcome, make_readback
+from hil.rig.readback.base import RecordReading
 from hil.rig.sim_launcher import SimProcess
 
 RELAY_SENSE_V = 50.0  # load-side voltage above this means the relay is closed
@@ -200,6 +201,9 @@ class Rig(BenchBase):
                 baudrate=res.probe.baudrate,
             )
             self._closers.append(self.probe)
+        self.reading_listeners: list[RecordReading] = []  # told of each evidence reading
+        # Evidence images (display frames) go beside the run's probe log and report.
+        self.evidence_dir = log_path.parent / "evidence" if log_path else None
         self.readback: Readback = make_readback(self, res.readback)  # reads the meter
         self._closers.append(self.readback)
         self.relay: RelayDriver | None = None
@@ -226,6 +230,11 @@ class Rig(BenchBase):
         self._info: dict[str, str] | None = None
         self._result_at = 0.0  # when the last token result arrived
         self.token_listeners: list[Callable[[str], None]] = []  # told of each token entered
+
+    def record_reading(self, reading: Reading) -> None:
+        """A readback took ``reading`` as evidence of its own: the test's evidence gets it."""
+        for listener in self.reading_listeners:
+            listener(reading)
 
     def _visa(self, visa: Any, res: Any) -> tuple[Any, Any]:
         handle = visa.open_resource(res.resource, backend=res.backend, timeout_s=res.timeout_s)

@@ -79,6 +79,8 @@ class SimProcess:
             ]
         if rig.resources.readback.kind == "dlms":
             cmd.append("--dlms")  # the meter's DLMS face: the rig reads through it
+        if rig.resources.readback.kind in ("display", "operator"):
+            cmd.append("--display")  # the LCD as a camera sees it (and a person can look)
         self.command = cmd
         self.process: subprocess.Popen[bytes] | None = None
         self.addresses: dict[str, str] = {}
@@ -123,6 +125,8 @@ class SimProcess:
         readback = res.readback
         if readback.kind == "dlms":
             readback = readback.model_copy(update={"url": a["dlms"]})
+        if readback.kind == "display":
+            readback = readback.model_copy(update={"url": a["display"]})
         wants_probe = res.readback.kind == "probe" or "virtual_carrier" in self.rig.features
         resources = res.model_copy(
             update={

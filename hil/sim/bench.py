@@ -13,7 +13,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from hil.display.layout import DisplayMap
+from hil.display.render import DisplayState
+from hil.display.screen import meter_screen
 from hil.errors import ConfigError
 from hil.meter.model import MeterModel
 from hil.sim.dlms_server import DlmsServer, ModelMeter
@@ -25,6 +29,9 @@ from hil.sim.options import MeterOptions
 from hil.sim.probe_server import ProbeServer
 from hil.sim.relays import RelayChange, byte_handler
 from hil.sim.transports import ByteHandler, Faults, LineAdapter, PtyEndpoint, TcpEndpoint
+
+if TYPE_CHECKING:
+    from hil.sim.display_server import DisplayServer
 
 MAX_SLEEP_S = 0.05  # the ticker wakes at least this often (fault plans, clock changes)
 BROWN_OUT_V = 100.0  # below this supply voltage the meter is off
@@ -209,6 +216,7 @@ class SimBench(BenchCore):
         self.load = ReferenceLoad(self.physics)
         self._lines_out: list[str] = []
         self._dlms: DlmsServer | None = None
+        self._display: DisplayServer | None = None
         with self.lock:
             if supply_on:  # evseq 1 is POWER_UP, as after a real boot
                 self.probe.power_up(self.clock.now())
@@ -348,11 +356,13 @@ class SimBench(BenchCore):
         *,
         dlms: bool = False,
         probe: bool = True,
+        display: DisplayMap | None = None,
     ) -> dict[str, str]:
         """Open every endpoint and start the ticker; returns name -> address. ``dlms``: the
         meter's DLMS/COSEM face too, the wrapper on TCP (port base + 6). ``probe=False``: no
         probe port, as on a meter without test firmware (a pty nobody reads would fill up
-        and stall the bench)."""
+        and stall the bench). ``display``: the LCD as a camera sees it, on HTTP (port base
+        + 7), laid out by this display map."""
 
         def port(offset: int) -> int:
             return 0 if port_base is None else port_base + offset
@@ -399,8 +409,24 @@ class SimBench(BenchCore):
                 self._dlms_handler, port=port(6), clock=clock, faults=self.faults.dlms,
                 name="dlms",
             )  # fmt: skip
+        if display is not None:
+            from hil.sim.display_server import DisplayServer  # Pillow and OpenCV: import late
+
+            self._display = DisplayServer(lambda: self._screen(display), display, port=port(7))
         self._ticker.start()
         return self.addresses()
+
+    def _screen(self, display: DisplayMap) -> DisplayState:
+        with self.lock:
+            self._sync(self.clock.now())
+            return meter_screen(self.model, display, self.clock.now(),
+                                self.options.credit_resolution_kwh)  # fmt: skip
+
+    def stop(self) -> None:
+        if self._display is not None:
+            self._display.close()
+            self._display = None
+        super().stop()
 
     def addresses(self) -> dict[str, str]:
         out = {}
@@ -413,4 +439,6 @@ class SimBench(BenchCore):
                 out[name] = f"tcp://{ep.host}:{ep.port}"  # the wrapper (IEC 62056-47)
             else:
                 out[name] = ep.url
+        if self._display is not None:
+            out["display"] = self._display.url
         return out

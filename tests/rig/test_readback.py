@@ -37,8 +37,8 @@ def _rig_file(tmp_path: Path, readback: str) -> Path:
     return path
 
 
-def test_registry_names_both_drivers() -> None:
-    assert {"probe", "dlms"} <= set(READBACKS)
+def test_registry_names_the_drivers() -> None:
+    assert {"probe", "dlms", "operator", "display"} <= set(READBACKS)
 
 
 def test_every_existing_rig_reads_through_the_probe() -> None:
@@ -53,7 +53,7 @@ def test_unknown_kind_is_one_line_listing_the_known(tmp_path: Path) -> None:
     message = str(err.value)
     assert "\n" not in message
     assert "resources.readback" in message and "unknown readback kind 'camera'" in message
-    assert "known: dlms, probe" in message
+    assert "known: display, dlms, operator, probe" in message
 
 
 def test_a_dlms_readback_needs_its_url(tmp_path: Path) -> None:

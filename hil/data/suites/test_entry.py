@@ -109,10 +109,11 @@ def test_entry_is_submitted_as_declared(session):
         return
     _keypad_with(session, "ENTER")
     p = session.rig.profile
+    before = session.rig.read_credit()  # once the digits are typed, a display shows them
     session.press_keys(list(case.digits), "20 digits, no ENTER yet")
     wait_s = min(4 * p.processing_s + 1.0, p.keypad.inter_digit_timeout_s / 2)
     session.expect_no_result(wait_s / session.rig.speed, "20 digits without ENTER: not decided")
-    session.inject_typed(case, ["ENTER"], "then ENTER")
+    session.inject_typed(case, ["ENTER"], "then ENTER", credit_before=before)
     session.check_state()
 
 

@@ -15,23 +15,28 @@ from hil.rig.readback.base import (
     Identity,
     NotReadable,
     Readback,
+    Reading,
     TokenOutcome,
 )
+from hil.rig.readback.display import open_display_readback
 from hil.rig.readback.dlms import open_dlms_readback
+from hil.rig.readback.operator import open_operator_readback
 from hil.rig.readback.probe import open_probe_readback
 
 if TYPE_CHECKING:
     from hil.rig.config import ReadbackResource
     from hil.rig.rig import Rig
 
-__all__ = ["READBACKS", "Capabilities", "Identity", "NotReadable", "Readback", "TokenOutcome",
-           "make_readback"]  # fmt: skip
+__all__ = ["READBACKS", "Capabilities", "Identity", "NotReadable", "Readback", "Reading",
+           "TokenOutcome", "make_readback"]  # fmt: skip
 
 ReadbackFactory = Callable[["Rig", "ReadbackResource"], Readback]
 
 READBACKS: dict[str, ReadbackFactory] = {
     "probe": open_probe_readback,
     "dlms": open_dlms_readback,
+    "operator": open_operator_readback,
+    "display": open_display_readback,
 }
 
 

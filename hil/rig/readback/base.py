@@ -10,7 +10,7 @@ that already skip on a function the probe does not offer skip here too).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
@@ -66,6 +66,26 @@ class NotReadable(NotOffered, BenchCannot):
 
 def missing(readback: str, reading: str) -> NotReadable:
     return NotReadable(readback, reading)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One reading taken as evidence of its own (an operator's answer, a display frame):
+    what was read, the value, where from and by whom, and when."""
+
+    what: str  # credit, relay, result, ...
+    value: str
+    source: str  # the readback kind
+    by: str = ""  # the operator's name, where a person read it
+    at: str = ""  # UTC, ISO 8601
+    confidence: float | None = None  # a machine reading's confidence (OCR), 0..1
+    image: str = ""  # the evidence image's file name, where there is one
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if v not in ("", None)}
+
+
+RecordReading = Callable[[Reading], None]
 
 
 class Identity(dict[str, str]):
