@@ -87,6 +87,47 @@ class Reading:
 
 RecordReading = Callable[[Reading], None]
 
+# INFO fields a readback without test firmware cannot read (its `Identity.lacks`).
+NO_FIRMWARE_LACKS = {
+    **dict.fromkeys(("sgc", "ti", "krn", "kt", "ken", "base_date"), "the key register"),
+    "tid_mem_depth": "the TID memory depth",
+    "pan": "the meter number (PAN)",
+}
+
+
+class WithoutTestFirmware:
+    """The readings only test firmware gives, refused as `NotReadable` (a mixin for the
+    readbacks of a meter without a probe; each overrides what it can read after all)."""
+
+    kind: str
+
+    def _lacks(self, reading: str) -> NotReadable:
+        return missing(self.kind, reading)
+
+    def read_tid_memory(self) -> list[int]:
+        raise self._lacks("the TID memory")
+
+    def read_lockout(self) -> Mapping[str, bool | float | int]:
+        raise self._lacks("the lockout state")
+
+    def read_credit_status(self) -> CreditStatus:
+        raise self._lacks("the low-credit warning and emergency credit")
+
+    def read_token_log(self) -> list[TokenLogEntry]:
+        raise self._lacks("the token log")
+
+    def read_event_log(self) -> list[str]:
+        raise self._lacks("the event log")
+
+    def read_clock(self) -> datetime:
+        raise self._lacks("the clock")
+
+    def set_clock(self, when: datetime) -> None:
+        raise self._lacks("(set) the clock")
+
+    def confirm_key(self, key: str, deadline: float) -> bool:
+        raise self._lacks("key presses (no KEY event)")
+
 
 class Identity(dict[str, str]):
     """INFO-like identity fields. A field the readback cannot read at all (``lacks``: field

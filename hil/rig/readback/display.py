@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,15 +26,15 @@ from hil.errors import BenchFault, ConfigError, ReplyTimeout
 from hil.meter.results import TokenResult
 from hil.probe.protocol import Event
 from hil.rig.drivers.camera import Camera, open_camera
-from hil.rig.drivers.probe import CreditStatus, TokenLogEntry
 from hil.rig.readback.base import (
+    NO_FIRMWARE_LACKS,
     Capabilities,
     Identity,
-    NotReadable,
     PolledEvents,
     Reading,
     RecordReading,
     TokenOutcome,
+    WithoutTestFirmware,
     missing,
 )
 from hil.rig.readback.operator import OperatorReadback, operator_for
@@ -46,18 +46,12 @@ if TYPE_CHECKING:
 POLL_S = 0.02  # between frames while waiting for the screen to change
 BUSY = "BUSY"
 
-_LACKS = {
-    **dict.fromkeys(("sgc", "ti", "krn", "kt", "ken", "base_date"), "the key register"),
-    "tid_mem_depth": "the TID memory depth",
-    "pan": "the meter number (PAN)",
-}
-
 
 class DisplayUnsure(BenchFault):
     """No frame could be read with confidence (focus, light, glare): the bench's fault."""
 
 
-class DisplayReadback:
+class DisplayReadback(WithoutTestFirmware):
     kind = "display"
 
     def __init__(self, camera: Camera, display: DisplayMap, *, resolution_kwh: float | None,
@@ -136,7 +130,7 @@ class DisplayReadback:
         resolution = self.capabilities.credit_resolution_kwh
         if resolution is not None:
             fields["credit_resolution_kwh"] = f"{resolution:g}"
-        return Identity(fields, readback=self.kind, lacks=_LACKS)
+        return Identity(fields, readback=self.kind, lacks=NO_FIRMWARE_LACKS)
 
     def read_credit(self) -> float:
         """The idle screen's credit; a result message on the screen is waited out."""
@@ -184,30 +178,6 @@ class DisplayReadback:
 
     def _accepted(self, name: str) -> bool:
         return any(r.accepted for r in self.display.results_of(name))
-
-    def _lacks(self, reading: str) -> NotReadable:
-        return missing(self.kind, reading)
-
-    def read_tid_memory(self) -> list[int]:
-        raise self._lacks("the TID memory")
-
-    def read_lockout(self) -> Mapping[str, bool | float | int]:
-        raise self._lacks("the lockout state")
-
-    def read_credit_status(self) -> CreditStatus:
-        raise self._lacks("the low-credit warning and emergency credit")
-
-    def read_token_log(self) -> list[TokenLogEntry]:
-        raise self._lacks("the token log")
-
-    def read_event_log(self) -> list[str]:
-        raise self._lacks("the event log")
-
-    def read_clock(self) -> datetime:
-        raise self._lacks("the clock")
-
-    def set_clock(self, when: datetime) -> None:
-        raise self._lacks("(set) the clock")
 
     def result_class(self, result: TokenResult) -> str:
         return self.display.class_of(result)
@@ -269,9 +239,6 @@ class DisplayReadback:
             return None
         self._keep("relay", "closed" if closed else "open", reading)
         return time.monotonic() - start
-
-    def confirm_key(self, key: str, deadline: float) -> bool:
-        raise self._lacks("key presses")
 
     def reset_state(self) -> None:
         raise self._lacks("(reset) the meter state: a display cannot")

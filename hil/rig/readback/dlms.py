@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
@@ -19,14 +19,13 @@ from hil.errors import ConfigError, DeviceAbsent, ReplyTimeout
 from hil.meter.results import TokenResult
 from hil.probe.protocol import Event
 from hil.rig.drivers.dlms import DlmsClient
-from hil.rig.drivers.probe import CreditStatus, TokenLogEntry
 from hil.rig.readback.base import (
+    NO_FIRMWARE_LACKS,
     Capabilities,
     Identity,
-    NotReadable,
     PolledEvents,
     TokenOutcome,
-    missing,
+    WithoutTestFirmware,
 )
 
 if TYPE_CHECKING:
@@ -55,16 +54,11 @@ def gateway_class(result: TokenResult) -> TokenStatusCode:
     return GATEWAY_CLASS.get(result, TokenStatusCode.EXECUTION_FAILURE)
 
 
-# INFO fields the generic object map does not give (class 116, where a meter has it, is a
-# later step): asking for one is a reading this readback lacks.
-_LACKS = {
-    **dict.fromkeys(("sgc", "ti", "krn", "kt", "ken", "base_date"), "the key register"),
-    "tid_mem_depth": "the TID memory depth",
-    "pan": "the meter number (PAN)",
-}
+# The generic object map gives no INFO field of the key register (class 116, where a meter
+# has it, is a later step).
 
 
-class DlmsReadback:
+class DlmsReadback(WithoutTestFirmware):
     kind = "dlms"
 
     def __init__(self, client: DlmsClient, *, poll_s: float = 0.05) -> None:
@@ -101,7 +95,7 @@ class DlmsReadback:
         resolution = self.capabilities.credit_resolution_kwh
         fields = {"readback": "dlms", "device_name": device,
                   "credit_resolution_kwh": f"{resolution:g}"}  # fmt: skip
-        return Identity(fields, readback=self.kind, lacks=_LACKS)
+        return Identity(fields, readback=self.kind, lacks=NO_FIRMWARE_LACKS)
 
     def read_credit(self) -> float:
         return self._call(self.client.read_credit)
@@ -123,29 +117,8 @@ class DlmsReadback:
         status = self._status()
         return {"code": None, "class": status.name, "accepted": int(status.accepted)}
 
-    def _lacks(self, reading: str) -> NotReadable:
-        return missing(self.kind, reading)
-
-    def read_tid_memory(self) -> list[int]:
-        raise self._lacks("the TID memory")
-
-    def read_lockout(self) -> Mapping[str, bool | float | int]:
-        raise self._lacks("the lockout state")
-
-    def read_credit_status(self) -> CreditStatus:
-        raise self._lacks("the low-credit warning and emergency credit")
-
-    def read_token_log(self) -> list[TokenLogEntry]:
-        raise self._lacks("the token log")
-
-    def read_event_log(self) -> list[str]:
-        raise self._lacks("the event log")
-
     def read_clock(self) -> datetime:
         return self._call(self.client.read_clock)
-
-    def set_clock(self, when: datetime) -> None:
-        raise self._lacks("(set) the clock")
 
     def result_class(self, result: TokenResult) -> str:
         return gateway_class(result).name
@@ -223,9 +196,6 @@ class DlmsReadback:
             if time.monotonic() >= deadline:
                 return None
             time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
-
-    def confirm_key(self, key: str, deadline: float) -> bool:
-        raise self._lacks("key presses (no KEY event)")
 
     def reset_state(self) -> None:
         raise self._lacks("(reset) the meter state: there is no RESET STATE over DLMS")

@@ -11,8 +11,6 @@ answer in time ends the test in error.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from hil.errors import ConfigError
@@ -25,16 +23,15 @@ from hil.rig.drivers.operator import (
     TerminalOperator,
     default_name,
 )
-from hil.rig.drivers.probe import CreditStatus, TokenLogEntry
 from hil.rig.readback.base import (
+    NO_FIRMWARE_LACKS,
     Capabilities,
     Identity,
-    NotReadable,
     PolledEvents,
     Reading,
     RecordReading,
     TokenOutcome,
-    missing,
+    WithoutTestFirmware,
 )
 
 if TYPE_CHECKING:
@@ -44,14 +41,8 @@ if TYPE_CHECKING:
 
 RELAY = {"closed": "closed", "on": "closed", "open": "open", "off": "open"}
 
-_LACKS = {
-    **dict.fromkeys(("sgc", "ti", "krn", "kt", "ken", "base_date"), "the key register"),
-    "tid_mem_depth": "the TID memory depth",
-    "pan": "the meter number (PAN)",
-}
 
-
-class OperatorReadback:
+class OperatorReadback(WithoutTestFirmware):
     kind = "operator"
 
     def __init__(self, operator: Operator, display: DisplayMap, *, resolution_kwh: float | None,
@@ -88,7 +79,7 @@ class OperatorReadback:
         resolution = self.capabilities.credit_resolution_kwh
         if resolution is not None:
             fields["credit_resolution_kwh"] = f"{resolution:g}"
-        return Identity(fields, readback=self.kind, lacks=_LACKS)
+        return Identity(fields, readback=self.kind, lacks=NO_FIRMWARE_LACKS)
 
     def read_credit(self) -> float:
         return float(self._ask(Question(
@@ -110,30 +101,6 @@ class OperatorReadback:
 
     def _accepted(self, name: str) -> bool:
         return any(r.accepted for r in self.display.results_of(name))
-
-    def _lacks(self, reading: str) -> NotReadable:
-        return missing(self.kind, reading)
-
-    def read_tid_memory(self) -> list[int]:
-        raise self._lacks("the TID memory")
-
-    def read_lockout(self) -> Mapping[str, bool | float | int]:
-        raise self._lacks("the lockout state")
-
-    def read_credit_status(self) -> CreditStatus:
-        raise self._lacks("the low-credit warning and emergency credit")
-
-    def read_token_log(self) -> list[TokenLogEntry]:
-        raise self._lacks("the token log")
-
-    def read_event_log(self) -> list[str]:
-        raise self._lacks("the event log")
-
-    def read_clock(self) -> datetime:
-        raise self._lacks("the clock")
-
-    def set_clock(self, when: datetime) -> None:
-        raise self._lacks("(set) the clock")
 
     def result_class(self, result: TokenResult) -> str:
         return self.display.class_of(result)
@@ -177,9 +144,6 @@ class OperatorReadback:
         start = time.monotonic()
         seen = self._watch_relay(closed, timeout_s)
         return time.monotonic() - start if seen == closed else None
-
-    def confirm_key(self, key: str, deadline: float) -> bool:
-        raise self._lacks("key presses")
 
     def reset_state(self) -> None:
         raise self._lacks("(reset) the meter state: an operator cannot")
