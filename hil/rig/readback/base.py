@@ -87,6 +87,15 @@ class Reading:
 
 RecordReading = Callable[[Reading], None]
 
+
+def display_capabilities(resolution_kwh: float | None) -> Capabilities:
+    """What the meter's display shows (a camera or a person reads it): the credit at its
+    resolution, the relay, a class of results; polled, as nothing is pushed."""
+    return Capabilities(result_codes="classes", credit_resolution_kwh=resolution_kwh,
+                        tid_memory=False, events="polled", lockout=False, key_register=(),
+                        clock=False, relay_reason=False, confirms_keys=False)  # fmt: skip
+
+
 # INFO fields a readback without test firmware cannot read (its `Identity.lacks`).
 NO_FIRMWARE_LACKS = {
     **dict.fromkeys(("sgc", "ti", "krn", "kt", "ken", "base_date"), "the key register"),

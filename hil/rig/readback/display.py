@@ -28,13 +28,13 @@ from hil.probe.protocol import Event
 from hil.rig.drivers.camera import Camera, open_camera
 from hil.rig.readback.base import (
     NO_FIRMWARE_LACKS,
-    Capabilities,
     Identity,
     PolledEvents,
     Reading,
     RecordReading,
     TokenOutcome,
     WithoutTestFirmware,
+    display_capabilities,
     missing,
 )
 from hil.rig.readback.operator import OperatorReadback, operator_for
@@ -64,17 +64,7 @@ class DisplayReadback(WithoutTestFirmware):
         self._record, self._evidence_dir = record, evidence_dir
         self._names = itertools.count(1)
         self._events = PolledEvents()
-        self.capabilities = Capabilities(
-            result_codes="classes",
-            credit_resolution_kwh=resolution_kwh,
-            tid_memory=False,
-            events="polled",
-            lockout=False,
-            key_register=(),
-            clock=False,
-            relay_reason=False,
-            confirms_keys=False,
-        )
+        self.capabilities = display_capabilities(resolution_kwh)
 
     # -- frames ---------------------------------------------------------------------------
     def _frame(self) -> DisplayReading:

@@ -25,13 +25,13 @@ from hil.rig.drivers.operator import (
 )
 from hil.rig.readback.base import (
     NO_FIRMWARE_LACKS,
-    Capabilities,
     Identity,
     PolledEvents,
     Reading,
     RecordReading,
     TokenOutcome,
     WithoutTestFirmware,
+    display_capabilities,
 )
 
 if TYPE_CHECKING:
@@ -50,17 +50,7 @@ class OperatorReadback(WithoutTestFirmware):
         self.operator, self.display, self.timeout_s = operator, display, timeout_s
         self._record = record
         self._events = PolledEvents()
-        self.capabilities = Capabilities(
-            result_codes="classes",
-            credit_resolution_kwh=resolution_kwh,
-            tid_memory=False,
-            events="polled",
-            lockout=False,
-            key_register=(),
-            clock=False,
-            relay_reason=False,
-            confirms_keys=False,
-        )
+        self.capabilities = display_capabilities(resolution_kwh)
         choices: dict[str, str] = {}
         for name, message in display.messages.items():
             choices[name.casefold()] = choices[message.text.casefold()] = name
