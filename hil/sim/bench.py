@@ -15,9 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hil.display.layout import DisplayMap
-from hil.display.render import DisplayState
-from hil.display.screen import meter_screen
 from hil.errors import ConfigError
 from hil.meter.model import MeterModel
 from hil.sim.dlms_server import DlmsServer, ModelMeter
@@ -31,6 +28,8 @@ from hil.sim.relays import RelayChange, byte_handler
 from hil.sim.transports import ByteHandler, Faults, LineAdapter, PtyEndpoint, TcpEndpoint
 
 if TYPE_CHECKING:
+    from hil.display.layout import DisplayMap
+    from hil.display.render import DisplayState
     from hil.sim.display_server import DisplayServer
 
 MAX_SLEEP_S = 0.05  # the ticker wakes at least this often (fault plans, clock changes)
@@ -417,6 +416,8 @@ class SimBench(BenchCore):
         return self.addresses()
 
     def _screen(self, display: DisplayMap) -> DisplayState:
+        from hil.display.screen import meter_screen  # the display server imported it already
+
         with self.lock:
             self._sync(self.clock.now())
             return meter_screen(self.model, display, self.clock.now(),

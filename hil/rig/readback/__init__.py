@@ -18,7 +18,6 @@ from hil.rig.readback.base import (
     Reading,
     TokenOutcome,
 )
-from hil.rig.readback.display import open_display_readback
 from hil.rig.readback.dlms import open_dlms_readback
 from hil.rig.readback.operator import open_operator_readback
 from hil.rig.readback.probe import open_probe_readback
@@ -31,6 +30,14 @@ __all__ = ["READBACKS", "Capabilities", "Identity", "NotReadable", "Readback", "
            "TokenOutcome", "make_readback"]  # fmt: skip
 
 ReadbackFactory = Callable[["Rig", "ReadbackResource"], Readback]
+
+
+def open_display_readback(rig: Rig, resource: ReadbackResource) -> Readback:
+    # OpenCV is imported only by rigs that read a display (~0.1 s on every other start).
+    from hil.rig.readback.display import open_display_readback as open_display
+
+    return open_display(rig, resource)
+
 
 READBACKS: dict[str, ReadbackFactory] = {
     "probe": open_probe_readback,
